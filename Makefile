@@ -1,0 +1,44 @@
+# Video Storyteller: `make run` starts the service, `make test` checks it.
+# Everything installs into .venv at the repo root, pinned by constraints.txt.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-all bench lint format clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/storyteller serve
+
+# pytest exits 5 when it collects nothing: that means the suite is broken, so say so.
+test: install
+	@$(BIN)/pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-all: install
+	@$(BIN)/pytest -q -m "slow or not slow"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-all: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: install
+	$(BIN)/python bench/pipeline.py
+
+lint: install
+	$(BIN)/ruff check storyteller tests bench
+	$(BIN)/ruff format --check storyteller tests bench
+	$(BIN)/mypy storyteller
+
+format: install
+	$(BIN)/ruff format storyteller tests bench
+	$(BIN)/ruff check --fix storyteller tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""Benchmark: time and memory of `storyteller tell` on 720p clips, beside a plain baseline.
+
+The baseline is the straightforward way to get the same evidence: PySceneDetect's own
+`detect()` decoding every frame at full size, then Whisper on the whole sound track
+without the voice filter, one after the other. Ours is the `storyteller tell` command.
+Each run is a fresh process, so model loading and start-up are counted.
+
+    .venv/bin/python bench/pipeline.py            # the 60-second clip
+    .venv/bin/python bench/pipeline.py --long     # also the 10-minute clip
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.media import make_benchmark_clip  # noqa: E402
+
+BASELINE = r"""
+import sys, time
+from scenedetect import ContentDetector, detect
+from faster_whisper import WhisperModel
+from storyteller.pipeline.whisper_models import model_dir
+from storyteller.config import Settings
+started = time.perf_counter()
+scenes = detect(sys.argv[1], ContentDetector())
+model = WhisperModel(str(model_dir(Settings())), device="cpu", compute_type="float32")
+segments, _ = model.transcribe(sys.argv[1], beam_size=5, word_timestamps=True)
+text = " ".join(s.text for s in segments)
+print(len(scenes), len(text.split()), time.perf_counter() - started)
+"""
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MB of the child, and its output."""
+    wrapper = (
+        "import resource, subprocess, sys, time;"
+        "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "w = time.perf_counter() - t;"
+        "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024;"
+        "sys.stderr.write(p.stderr); print(w, r); print(p.stdout, end='')"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, check=True)
+    first, _, rest = out.stdout.partition("\n")
+    wall, rss = first.split()
+    return float(wall), int(rss), rest
+
+
+def bench_clip(seconds: int, workdir: Path) -> list[dict[str, object]]:
+    clip = workdir / f"clip-{seconds}s.mp4"
+    if not clip.exists():
+        make_benchmark_clip(clip, seconds=seconds, size=(1280, 720))
+    env = {**os.environ, "STORYTELLER_DATA_DIR": str(workdir / f"data-{seconds}"), "HF_HUB_OFFLINE": "1"}
+    tell = [str(ROOT / ".venv/bin/storyteller"), "tell", "--json", str(clip)]
+    cold_s, cold_rss, out = _run(tell, env)
+    line = json.loads(out.splitlines()[-1])
+    if line["status"] != "completed":
+        raise SystemExit(f"tell failed: {line['error']}")
+    cached_s, _, _ = _run(tell, env)
+    base_s, base_rss, _ = _run([sys.executable, "-c", BASELINE, str(clip)], env)
+    timings = line["evidence"]["timings"]
+    return [
+        {"clip": f"{seconds}s 1280x720", "run": "storyteller tell", "seconds": cold_s, "peak_mb": cold_rss,
+         "x_realtime": cold_s / seconds, "vs_baseline": cold_s / base_s, "timings": timings},
+        {"clip": f"{seconds}s 1280x720", "run": "tell, evidence cached", "seconds": cached_s, "peak_mb": None,
+         "x_realtime": cached_s / seconds, "vs_baseline": cached_s / base_s, "timings": {}},
+        {"clip": f"{seconds}s 1280x720", "run": "baseline", "seconds": base_s, "peak_mb": base_rss,
+         "x_realtime": base_s / seconds, "vs_baseline": 1.0, "timings": {}},
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--long", action="store_true", help="also run the 10-minute clip")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep clips here between runs")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storyteller-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = bench_clip(60, workdir)
+    if args.long:
+        rows += bench_clip(600, workdir)
+    print(f"# pipeline benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print()
+    print("| clip | run | seconds | x real time | vs baseline | peak MB |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        peak = "" if r["peak_mb"] is None else r["peak_mb"]
+        print(f"| {r['clip']} | {r['run']} | {r['seconds']:.2f} | {r['x_realtime']:.3f} | {r['vs_baseline']:.2f} | {peak} |")
+    print()
+    print("Seconds per stage inside `tell` (speech runs beside the picture stages):")
+    print()
+    for r in rows:
+        if r["timings"]:
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in r["timings"].items())  # type: ignore[union-attr]
+            print(f"- {r['clip']}: {stages}")
+
+
+if __name__ == "__main__":
+    main()

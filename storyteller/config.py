@@ -1,0 +1,138 @@
+"""The one Settings object: every knob of the product lives here."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DISCLAIMER = "This story was written by AI from the video and is for entertainment only."
+
+
+def _default_data_dir() -> Path:
+    return platformdirs.user_data_path("storyteller")
+
+
+class Settings(BaseSettings):
+    """Settings read from environment variables and an optional `.env` file.
+
+    Our own settings carry the `STORYTELLER_` prefix; the names the original app
+    used (`MAX_CONCURRENT_JOBS`, `VIDEO_MAX_SIZE_MB`, `PORT`, `GEMINI_API_KEY`) are
+    accepted as they are, because that is where its users will look.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="STORYTELLER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder for the evidence cache, keyframes and (later) uploads and the database.",
+    )
+
+    # --- media limits -------------------------------------------------------
+    max_video_seconds: float = Field(
+        default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."
+    )
+    video_max_size_mb: int = Field(
+        default=500,
+        gt=0,
+        validation_alias=AliasChoices("VIDEO_MAX_SIZE_MB", "STORYTELLER_VIDEO_MAX_SIZE_MB"),
+        description="Largest video file accepted, in megabytes.",
+    )
+
+    # --- speech -------------------------------------------------------------
+    whisper_model: Literal["tiny.en", "base"] = Field(
+        default="tiny.en",
+        description="Speech model: `tiny.en` (English, fastest) or `base` (multilingual).",
+    )
+    whisper_threads: int = Field(
+        default=0, ge=0, description="CPU threads for speech recognition; 0 means one per core."
+    )
+    whisper_vad: bool = Field(
+        default=True, description="Skip silence with the voice-activity filter before transcribing."
+    )
+
+    # --- on-screen text and pictures ---------------------------------------
+    ocr_min_confidence: float = Field(
+        default=0.75, ge=0, le=1, description="On-screen text read with less confidence is dropped."
+    )
+    ocr_frames_per_scene: int = Field(
+        default=3, ge=1, le=10, description="Frames read for on-screen text in each scene."
+    )
+    scene_threshold: float = Field(
+        default=3.0,
+        gt=0,
+        description="How many times stronger than its neighbours a frame change must be to count "
+        "as a cut (PySceneDetect's adaptive threshold); lower finds more cuts.",
+    )
+    analysis_width: int = Field(
+        default=320,
+        ge=64,
+        description="Frames are scaled to this width for scene and look analysis.",
+    )
+
+    # --- the story ----------------------------------------------------------
+    story_date_from: date | None = Field(
+        default=None, description="Earliest dateline date. Default: 12 months before today."
+    )
+    story_date_to: date | None = Field(
+        default=None, description="Latest dateline date (never after today). Default: today."
+    )
+    story_years: str | None = Field(
+        default=None,
+        description="Years allowed in datelines, `2024` or `2023-2025`; overrides the date range.",
+    )
+    disclaimer: str = Field(
+        default=DEFAULT_DISCLAIMER, min_length=1, description="The last line of every story."
+    )
+    default_teller: str = Field(default="local", description="Teller used when none is named.")
+
+    @field_validator("story_years")
+    @classmethod
+    def _check_years(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = value.strip().split("-")
+        if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+            raise ValueError("use a year like 2024 or a range like 2023-2025")
+        first, last = int(parts[0]), int(parts[-1])
+        if first > last:
+            raise ValueError("the first year of the range is after the last")
+        return value.strip()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def speech_threads(self) -> int:
+        return self.whisper_threads or (os.cpu_count() or 1)
+
+    def story_date_range(self, today: date | None = None) -> tuple[date, date]:
+        """The dates a dateline may carry: never in the future."""
+        today = today or date.today()
+        if self.story_years:
+            parts = self.story_years.split("-")
+            first, last = date(int(parts[0]), 1, 1), date(int(parts[-1]), 12, 31)
+        else:
+            first = self.story_date_from or (today - timedelta(days=365) + timedelta(days=1))
+            last = self.story_date_to or today
+        last = min(last, today)
+        if first > last:
+            raise ValueError(
+                f"no dateline date is allowed: the range starts {first} and ends {last} "
+                "(dates in the future are never used)"
+            )
+        return first, last
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,149 @@
+"""Evidence: everything the pipeline saw and heard in one video, as JSON-ready data."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from storyteller.story.season import Season
+
+# Bump when stages change what they produce, so cached evidence is recomputed.
+EVIDENCE_VERSION = 1
+
+
+class MediaInfo(BaseModel):
+    """What the probe stage learned of the file."""
+
+    container: str
+    size_bytes: int
+    duration_s: float = Field(description="Length measured by decoding, not from the header.")
+    header_duration_s: float | None = Field(description="Length the container claims.")
+    width: int = Field(description="Display width, after rotation.")
+    height: int = Field(description="Display height, after rotation.")
+    rotation: int = Field(description="Degrees the picture is turned for display.")
+    fps: float
+    frame_count: int = Field(description="Video frames decoded.")
+    video_codec: str
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def truncated(self) -> bool:
+        """The header promises noticeably more footage than the file holds."""
+        if not self.header_duration_s:
+            return False
+        return self.header_duration_s - self.duration_s > max(1.0, 0.05 * self.header_duration_s)
+
+
+class Look(BaseModel):
+    """Light, colour and scene signals of a picture or a whole video (all 0..1)."""
+
+    brightness: float
+    saturation: float
+    colours: list[str] = Field(
+        default_factory=list, description="Main colour names, strongest first."
+    )
+    snow: float = 0.0
+    sky: float = 0.0
+    sand: float = 0.0
+    green: float = 0.0
+    foliage: float = Field(default=0.0, description="Autumn-coloured foliage (orange, red, brown).")
+    water: float = 0.0
+    indoor: float = Field(default=0.5, description="Likelihood the footage is indoors.")
+
+
+class Scene(BaseModel):
+    """One shot between two cuts, with its representative keyframe."""
+
+    index: int
+    start_s: float
+    end_s: float
+    keyframe_s: float
+    keyframe: str | None = Field(default=None, description="File name of the keyframe JPEG.")
+    faces: int = Field(default=0, description="Most faces seen at once in this scene.")
+    look: Look | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+class Word(BaseModel):
+    start: float
+    end: float
+    text: str
+    probability: float
+
+
+class Segment(BaseModel):
+    start: float
+    end: float
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class Transcript(BaseModel):
+    """What is said in the video, with times."""
+
+    language: str
+    language_probability: float
+    model: str
+    segments: list[Segment] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+class ScreenText(BaseModel):
+    """A line of text seen on screen (a sign, a caption, a scoreboard)."""
+
+    text: str
+    confidence: float
+    first_seen_s: float
+    last_seen_s: float
+    frames: int = Field(description="Frames the line was read in.")
+
+
+class SeasonGuess(BaseModel):
+    season: Season
+    confidence: float
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Evidence(BaseModel):
+    """The grounds of a story. Kept with the story and shown beside it."""
+
+    version: int = EVIDENCE_VERSION
+    content_hash: str = Field(description="SHA-256 of the file's bytes.")
+    file_name: str
+    media: MediaInfo
+    scenes: list[Scene] = Field(default_factory=list)
+    transcript: Transcript | None = Field(default=None, description="None when nothing is said.")
+    speech_note: str | None = Field(
+        default=None, description="Why there is no transcript (no audio track, no speech)."
+    )
+    on_screen_text: list[ScreenText] = Field(default_factory=list)
+    look: Look | None = None
+    season: SeasonGuess = Field(
+        default_factory=lambda: SeasonGuess(season=Season.NEUTRAL, confidence=0.0)
+    )
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage.")
+
+    @property
+    def max_faces(self) -> int:
+        return max((s.faces for s in self.scenes), default=0)
+
+
+# A season guessed with less confidence than this does not constrain the dateline.
+SEASON_CONFIDENCE_FOR_DATELINE = 0.5
+
+
+def dateline_season(guess: SeasonGuess) -> Season:
+    """The season a dateline must agree with: neutral unless the guess is confident."""
+    if guess.confidence >= SEASON_CONFIDENCE_FOR_DATELINE:
+        return guess.season
+    return Season.NEUTRAL

@@ -1,0 +1,53 @@
+"""The face stage: how many faces each scene shows. Counting only, never identifying."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from storyteller.pipeline.stage import Context
+
+FACE_WIDTH = 640  # keyframes are scaled to this width: faces of a few % of the frame still show
+_local = threading.local()
+
+
+def _cascade() -> cv2.CascadeClassifier:
+    # One classifier per thread: OpenCV's cascade keeps scratch state while detecting.
+    cascade = getattr(_local, "cascade", None)
+    if cascade is None:
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV's face model is missing: {path}")
+        _local.cascade = cascade
+    return cascade
+
+
+def count_faces(rgb: np.ndarray) -> int:
+    """Frontal faces in an RGB picture."""
+    height, width = rgb.shape[:2]
+    if width > FACE_WIDTH:
+        rgb = cv2.resize(
+            rgb,
+            (FACE_WIDTH, max(1, round(height * FACE_WIDTH / width))),
+            interpolation=cv2.INTER_AREA,
+        )
+    gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    side = min(gray.shape[:2])
+    found = _cascade().detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=6, minSize=(max(24, side // 12),) * 2
+    )
+    return len(found)
+
+
+class FaceStage:
+    name = "faces"
+
+    def run(self, ctx: Context) -> None:
+        total = max(1, len(ctx.scenes))
+        for done, scene in enumerate(ctx.scenes, start=1):
+            keyframe = ctx.keyframes.get(scene.index)
+            scene.faces = count_faces(keyframe) if keyframe is not None else 0
+            ctx.progress(self.name, done / total)

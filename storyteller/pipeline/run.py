@@ -1,0 +1,116 @@
+"""From a video file to its evidence: the stages in order, speech beside the pictures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from storyteller.config import Settings
+from storyteller.pipeline.cache import EvidenceCache, content_hash
+from storyteller.pipeline.evidence import Evidence
+from storyteller.pipeline.faces import FaceStage
+from storyteller.pipeline.look import LookStage
+from storyteller.pipeline.probe import ProbeStage
+from storyteller.pipeline.scenes import SceneStage
+from storyteller.pipeline.speech import SpeechStage
+from storyteller.pipeline.stage import Context, Progress, Stage, VideoRejected, no_progress
+from storyteller.pipeline.text import ScreenTextStage
+
+# Share of the work each stage usually takes, for one overall progress figure.
+STAGE_WEIGHTS = {
+    "probe": 0.02,
+    "scenes": 0.38,
+    "faces": 0.03,
+    "text": 0.15,
+    "look": 0.02,
+    "speech": 0.40,
+}
+
+
+class StageFailed(Exception):
+    """A stage broke on a file it should have handled: our fault, not the video's."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        self.stage = stage
+        self.reason = f"the {stage} stage failed: {error.__class__.__name__}: {error}"
+        self.code = "stage_error"
+        super().__init__(self.reason)
+
+
+class OverallProgress:
+    """Turns per-stage progress into one fraction for a bar or a progress column."""
+
+    def __init__(self, report: Callable[[float, str], None]) -> None:
+        self.done: dict[str, float] = {}
+        self.report = report
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.done[stage] = max(self.done.get(stage, 0.0), min(1.0, fraction))
+        overall = sum(STAGE_WEIGHTS.get(s, 0.0) * f for s, f in self.done.items())
+        self.report(min(1.0, overall), stage)
+
+
+def _run_stage(stage: Stage, ctx: Context, timings: dict[str, float]) -> None:
+    started = time.perf_counter()
+    try:
+        stage.run(ctx)
+    except VideoRejected:
+        raise
+    except Exception as exc:
+        raise StageFailed(stage.name, exc) from exc
+    finally:
+        timings[stage.name] = round(time.perf_counter() - started, 3)
+
+
+def gather_evidence(
+    path: Path,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    progress: Progress = no_progress,
+    use_cache: bool = True,
+) -> Evidence:
+    """Watch and listen to one video. Raises `VideoRejected` when the file is not a
+    usable video and `StageFailed` when a stage breaks; otherwise returns evidence,
+    from the cache when the same bytes were analysed with the same settings."""
+    started = time.perf_counter()
+    cache = EvidenceCache(settings)
+    digest = content_hash(path)
+    if use_cache and (cached := cache.load(digest)) is not None:
+        progress("cache", 1.0)
+        return cached.model_copy(update={"file_name": name or path.name})
+
+    ctx = Context(path=path, settings=settings, progress=progress, name=name or path.name)
+    timings: dict[str, float] = {"hash": round(time.perf_counter() - started, 3)}
+    _run_stage(ProbeStage(), ctx, timings)
+    # Speech runs on its own thread beside the picture stages: Whisper and the video
+    # decoder both release the GIL, so the two use the cores together.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech") as pool:
+        speech = pool.submit(_run_stage, SpeechStage(), ctx, timings)
+        try:
+            for stage in (SceneStage(), FaceStage(), ScreenTextStage(), LookStage()):
+                _run_stage(stage, ctx, timings)
+        finally:
+            speech.result()
+
+    assert ctx.media is not None
+    for scene in ctx.scenes:
+        if scene.index in ctx.keyframes:
+            scene.keyframe = cache.save_keyframe(digest, scene.index, ctx.keyframes[scene.index])
+    timings["total"] = round(time.perf_counter() - started, 3)
+    evidence = Evidence(
+        content_hash=digest,
+        file_name=ctx.name,
+        media=ctx.media,
+        scenes=ctx.scenes,
+        transcript=ctx.transcript,
+        speech_note=ctx.speech_note,
+        on_screen_text=ctx.on_screen_text,
+        look=ctx.look,
+        timings=timings,
+        **({"season": ctx.season} if ctx.season else {}),
+    )
+    cache.save(evidence)
+    return evidence

@@ -1,0 +1,71 @@
+"""The stage contract: every step from video to evidence is a `Stage` run on a `Context`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from storyteller.config import Settings
+from storyteller.pipeline.evidence import (
+    Look,
+    MediaInfo,
+    Scene,
+    ScreenText,
+    SeasonGuess,
+    Transcript,
+)
+
+# Called as progress(stage_name, fraction_done) with fraction_done in 0..1.
+Progress = Callable[[str, float], None]
+
+
+def no_progress(stage: str, fraction: float) -> None:
+    """The progress callback of callers that do not show progress."""
+
+
+class VideoRejected(Exception):
+    """The file cannot be turned into a story; `reason` says why in words a user can act on."""
+
+    def __init__(self, reason: str, *, code: str = "not_a_video") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class Context:
+    """What the stages share while one video is analysed; stages fill it in order."""
+
+    path: Path
+    settings: Settings
+    progress: Progress = no_progress
+    # The name the user knows the file by (an upload keeps its original name).
+    name: str = ""
+    media: MediaInfo | None = None
+    scenes: list[Scene] = field(default_factory=list)
+    # Full-resolution RGB keyframe of each scene, by scene index (not serialised).
+    keyframes: dict[int, np.ndarray] = field(default_factory=dict)
+    # Small RGB frames sampled evenly during the scene pass, as (time, frame), for the
+    # look stage; kept small so a long video's samples stay a few tens of megabytes.
+    samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    transcript: Transcript | None = None
+    speech_note: str | None = None
+    on_screen_text: list[ScreenText] = field(default_factory=list)
+    look: Look | None = None
+    season: SeasonGuess | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
+
+
+class Stage(Protocol):
+    """One step of the pipeline. `run` reads what earlier stages left in the context
+    and adds its own part; it reports progress through `ctx.progress(self.name, f)`."""
+
+    name: str
+
+    def run(self, ctx: Context) -> None: ...

@@ -1,0 +1,30 @@
+"""Tellers by name: the one place that knows which tellers exist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from storyteller.config import Settings
+from storyteller.tellers.base import Teller, TellerError
+
+
+def _local(settings: Settings) -> Teller:
+    from storyteller.tellers.local.teller import LocalTeller
+
+    return LocalTeller()
+
+
+# Factories import their teller lazily so an unused backend costs nothing at start.
+TELLERS: dict[str, Callable[[Settings], Teller]] = {"local": _local}
+
+
+def teller_names() -> list[str]:
+    return sorted(TELLERS)
+
+
+def get_teller(name: str, settings: Settings) -> Teller:
+    factory = TELLERS.get(name)
+    if factory is None:
+        known = ", ".join(teller_names())
+        raise TellerError(f"unknown teller {name!r}; choose one of: {known}", code="unknown_teller")
+    return factory(settings)

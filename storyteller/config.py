@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DISCLAIMER = "This story was written by AI from the video and is for entertainment only."
@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     """Settings read from environment variables and an optional `.env` file.
 
     Our own settings carry the `STORYTELLER_` prefix; the names the original app
-    used (`MAX_CONCURRENT_JOBS`, `VIDEO_MAX_SIZE_MB`, `PORT`, `GEMINI_API_KEY`) are
-    accepted as they are, because that is where its users will look.
+    used (`MAX_CONCURRENT_JOBS`, `VIDEO_MAX_SIZE_MB`, `PORT`, `GEMINI_API_KEY`) will be
+    accepted as they are, because that is where its users will look (they arrive with
+    the service and the AI tellers).
     """
 
     model_config = SettingsConfigDict(
@@ -39,12 +40,6 @@ class Settings(BaseSettings):
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."
-    )
-    video_max_size_mb: int = Field(
-        default=500,
-        gt=0,
-        validation_alias=AliasChoices("VIDEO_MAX_SIZE_MB", "STORYTELLER_VIDEO_MAX_SIZE_MB"),
-        description="Largest video file accepted, in megabytes.",
     )
 
     # --- speech -------------------------------------------------------------

@@ -70,6 +70,8 @@ def look_of(rgb: np.ndarray) -> Look:
     )
     # Indoors: no sky, nothing of nature, usually dimmer than daylight.
     indoor = float(np.clip(0.85 - 1.4 * outdoor + 0.4 * (0.45 - brightness), 0.0, 1.0))
+    if brightness < 0.2:
+        indoor = min(indoor, 0.5)  # in the dark, indoors and a night street look alike
     return Look(
         brightness=round(brightness, 3),
         saturation=round(float(s.mean()) / 255.0, 3),

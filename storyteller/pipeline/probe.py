@@ -46,6 +46,10 @@ def describe_bytes(head: bytes) -> str:
     for magic, kind in _SIGNATURES:
         if head.startswith(magic):
             return f"it is {kind}"
+    if head[4:8] == b"ftyp":
+        return "it is an MP4 or MOV file that is damaged or cut short (its index is missing)"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "it is a WebM or Matroska file that is damaged or cut short"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "it is a WAV audio file"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":

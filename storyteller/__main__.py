@@ -1,0 +1,5 @@
+"""`python -m storyteller` runs the command line."""
+
+from storyteller.cli import main
+
+main()

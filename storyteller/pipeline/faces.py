@@ -17,7 +17,7 @@ def _cascade() -> cv2.CascadeClassifier:
     # One classifier per thread: OpenCV's cascade keeps scratch state while detecting.
     cascade = getattr(_local, "cascade", None)
     if cascade is None:
-        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():
             raise RuntimeError(f"OpenCV's face model is missing: {path}")

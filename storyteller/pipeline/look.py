@@ -48,8 +48,10 @@ def look_of(rgb: np.ndarray) -> Look:
     )
     water = (h >= 85) & (h <= 112) & (s > 70) & (v > 90)
 
-    sky = _fraction(blue_sky[top] | (pale_sky[top] & ~white[lower].any(axis=0)[None, :]))
     snow = _fraction(white[lower])
+    # A pale top counts as overcast sky only above ground that is not itself white.
+    sky_mask = blue_sky[top] if snow > 0.3 else blue_sky[top] | pale_sky[top]
+    sky = _fraction(sky_mask)
     colours = _colour_names(h, s, v)
     brightness = float(v.mean()) / 255.0
     signals = {

@@ -54,7 +54,7 @@ _WHEN = (
 # Any dash, a colon, a bar or a comma may stand where the em dash belongs; the place and
 # region are kept short so a sentence that happens to hold a date is not taken for one.
 _DATELINE = re.compile(
-    r"^(?P<place>[^,\n]{1,80}?)\s*,\s*(?P<region>[^\n]{1,80}?)\s*(?:—|–|―|‒|-{1,3}|:|\||,)\s*"
+    r"^(?P<place>[^,\n]{1,100}?)\s*,\s*(?P<region>[^\n]{1,100}?)\s*(?:—|–|―|‒|-{1,3}|:|\||,)\s*"
     rf"{_WHEN}\b(?P<rest>.*)$",
     re.IGNORECASE,
 )
@@ -154,12 +154,16 @@ def _find_dateline(lines: list[str]) -> tuple[int, re.Match[str]] | None:
 
 
 def _title(before: list[str]) -> str:
-    """The title among the lines above the dateline: a labelled one, else the nearest."""
-    lines = [line for line in before if line]
-    if not lines:
-        return ""
-    labelled = [line for line in lines if _TITLE_LABEL.match(strip_markdown(line))]
-    return clean_title(labelled[0] if labelled else lines[-1])
+    """The title among the lines above the dateline: a labelled one, else the nearest line
+    that is not the model's preamble ('Here is your story:')."""
+    titles = [clean_title(line) for line in before if line]
+    for line, title in zip([line for line in before if line], titles, strict=True):
+        if title and _TITLE_LABEL.match(strip_markdown(line)):
+            return title
+    # A bare 'Title:' label puts the title on the next line; a line ending in a colon
+    # introduces something, it is not a headline.
+    candidates = [title for title in titles if title and not title.endswith(":")]
+    return candidates[-1] if candidates else ""
 
 
 def _paragraphs(lines: list[str]) -> list[str]:

@@ -86,9 +86,10 @@ class StoryRules:
         year, month = self.earliest.year, self.earliest.month
         last = self.last_allowed
         while (year, month) <= (last.year, last.month):
-            if month in months:
-                month_end = date(year, month, calendar.monthrange(year, month)[1])
-                spans.append((max(self.earliest, date(year, month, 1)), min(last, month_end)))
+            month_end = date(year, month, calendar.monthrange(year, month)[1])
+            first_day, last_day = max(self.earliest, date(year, month, 1)), min(last, month_end)
+            if month in months and first_day <= last_day:
+                spans.append((first_day, last_day))
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return spans
 

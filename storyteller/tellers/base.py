@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from storyteller.pipeline.evidence import Evidence, dateline_season
 from storyteller.story.model import Story
-from storyteller.story.repair import repair
+from storyteller.story.repair import RepairError, repair
 from storyteller.story.rules import StoryRules
 from storyteller.story.validator import Finding, validate
 
@@ -49,7 +49,12 @@ def tell(
 ) -> Story:
     """Draft, repair and validate: the one way a story leaves a teller."""
     season = dateline_season(evidence.season)
-    story = repair(teller.draft(evidence, video, seed=seed, rules=rules), rules, season)
+    try:
+        story = repair(teller.draft(evidence, video, seed=seed, rules=rules), rules, season)
+    except RepairError as exc:
+        raise TellerError(
+            f"the story could not be repaired: {exc.reason}", code="story_invalid"
+        ) from exc
     findings = validate(story.text, rules, season)
     if findings:
         raise StoryRejected(findings)

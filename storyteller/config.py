@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="Folder for the evidence cache, keyframes and (later) uploads and the database.",
     )
 
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default: a SQLite file in the data folder. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."

@@ -1,0 +1,284 @@
+"""Reading and writing batches, videos, story versions and evidence.
+
+Helpers take the session first and everything else by keyword. They flush but never
+commit: the caller owns the transaction (and enqueues work only after it commits).
+The job queue's own operations (claim, heartbeat, finish, retry) live with the job
+engine, on the same tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from storyteller.db.models import (
+    ENDED,
+    Batch,
+    BatchStatus,
+    EvidenceRecord,
+    Priority,
+    Story,
+    Video,
+    VideoStatus,
+)
+from storyteller.db.types import utcnow
+from storyteller.pipeline.evidence import Evidence
+from storyteller.story import model as story_model
+
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class VideoCreate:
+    """A stored upload to add to a new batch (see `storyteller.storage.uploads.StoredFile`)."""
+
+    original_name: str
+    size_bytes: int
+    content_hash: str
+    storage_path: str
+    seed: int = 0
+
+
+# --- batches ---------------------------------------------------------------
+
+
+def create_batch(
+    session: Session,
+    *,
+    videos: Sequence[VideoCreate],
+    teller: str,
+    priority: Priority | str = Priority.NORMAL,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Batch:
+    """A new batch whose videos wait in the queue, in the order given."""
+    if not videos:
+        raise ValueError("a batch needs at least one video")
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    now = utcnow()
+    priority = Priority(priority)
+    batch = Batch(created_at=now, status=BatchStatus.PROCESSING, priority=priority, teller=teller)
+    batch.videos = [
+        Video(
+            position=position,
+            original_name=video.original_name,
+            size_bytes=video.size_bytes,
+            content_hash=video.content_hash,
+            storage_path=video.storage_path,
+            status=VideoStatus.PENDING,
+            progress=0.0,
+            attempts=0,
+            max_attempts=max_attempts,
+            priority=priority,
+            teller=teller,
+            seed=video.seed,
+            created_at=now,
+            run_after=now,
+        )
+        for position, video in enumerate(videos)
+    ]
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def get_batch(session: Session, batch_id: str) -> Batch | None:
+    """The batch with its videos (in upload order), or None."""
+    stmt = select(Batch).where(Batch.id == batch_id).options(selectinload(Batch.videos))
+    return session.scalars(stmt).one_or_none()
+
+
+def list_batches(session: Session, *, offset: int = 0, limit: int = 50) -> list[Batch]:
+    """Batches, newest first, a page at a time (videos not loaded)."""
+    if offset < 0 or limit < 1:
+        raise ValueError("offset must be 0 or more and limit 1 or more")
+    stmt = select(Batch).order_by(Batch.created_at.desc(), Batch.id).offset(offset).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_batches(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Batch)) or 0
+
+
+def refresh_batch_status(session: Session, *, batch_id: str) -> Batch:
+    """Set the batch `completed` once every video has ended, or back to `processing`
+    when one is queued again. Call it after changing a video's status, in the same
+    transaction: the batch row is locked first (on PostgreSQL), so two videos ending
+    at once cannot both miss that the other has ended."""
+    batch = session.scalars(select(Batch).where(Batch.id == batch_id).with_for_update()).one()
+    counts = video_counts(session, batch_id=batch_id)
+    running = sum(n for status, n in counts.items() if status not in ENDED)
+    if running == 0 and batch.status != BatchStatus.COMPLETED:
+        batch.status = BatchStatus.COMPLETED
+        batch.completed_at = utcnow()
+    elif running and batch.status != BatchStatus.PROCESSING:
+        batch.status = BatchStatus.PROCESSING
+        batch.completed_at = None
+    session.flush()
+    return batch
+
+
+def delete_batch(session: Session, *, batch_id: str) -> list[str] | None:
+    """Delete a batch with its videos and stories (evidence stays: other uploads of the
+    same bytes share it). Returns the storage paths no other video uses any more, to
+    delete from the upload store once the transaction has committed; None when there
+    is no such batch."""
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        return None
+    paths = set(session.scalars(select(Video.storage_path).where(Video.batch_id == batch_id)))
+    # The ORM deletes what it has loaded; the database's ON DELETE CASCADE the rest.
+    session.delete(batch)
+    session.flush()
+    still_used = set(
+        session.scalars(select(Video.storage_path).where(Video.storage_path.in_(paths)))
+    )
+    return sorted(paths - still_used)
+
+
+# --- videos ----------------------------------------------------------------
+
+
+def get_video(session: Session, video_id: str, *, batch_id: str | None = None) -> Video | None:
+    """The video, or None (also when it is not in `batch_id`, if given)."""
+    video = session.get(Video, video_id)
+    if video is None or (batch_id is not None and video.batch_id != batch_id):
+        return None
+    return video
+
+
+def video_counts(session: Session, *, batch_id: str | None = None) -> dict[VideoStatus, int]:
+    """How many videos are in each status (every status present, zeros included), in
+    one batch or in all."""
+    stmt = select(Video.status, func.count()).group_by(Video.status)
+    if batch_id is not None:
+        stmt = stmt.where(Video.batch_id == batch_id)
+    counts = dict.fromkeys(VideoStatus, 0)
+    for status, count in session.execute(stmt).tuples():
+        counts[VideoStatus(status)] = count
+    return counts
+
+
+# --- stories ---------------------------------------------------------------
+
+
+def add_story_version(
+    session: Session,
+    *,
+    video_id: str,
+    story: story_model.Story,
+    teller: str,
+    seed: int,
+    evidence_id: int | None = None,
+    tokens_in: int | None = None,
+    tokens_out: int | None = None,
+    cost_usd: float | None = None,
+) -> Story:
+    """Keep `story` as the video's newest version (1 for the first)."""
+    # Lock the video row (PostgreSQL) so two regenerations cannot take the same number.
+    session.scalars(select(Video.id).where(Video.id == video_id).with_for_update()).one()
+    latest = session.scalar(select(func.max(Story.version)).where(Story.video_id == video_id))
+    row = Story(
+        video_id=video_id,
+        version=(latest or 0) + 1,
+        teller=teller,
+        seed=seed,
+        title=story.title,
+        place=story.place,
+        region=story.region,
+        date=story.date,
+        paragraphs=list(story.paragraphs),
+        disclaimer=story.disclaimer,
+        text=story.text,
+        created_at=utcnow(),
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=cost_usd,
+        evidence_id=evidence_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def current_story(session: Session, *, video_id: str) -> Story | None:
+    """The video's newest story version, or None."""
+    stmt = select(Story).where(Story.video_id == video_id).order_by(Story.version.desc()).limit(1)
+    return session.scalars(stmt).first()
+
+
+def current_stories(session: Session, *, video_ids: Iterable[str]) -> dict[str, Story]:
+    """The newest story of each video that has one, by video id, in one query (for a
+    batch's status page)."""
+    ids = list(video_ids)
+    if not ids:
+        return {}
+    latest = (
+        select(Story.video_id, func.max(Story.version).label("version"))
+        .where(Story.video_id.in_(ids))
+        .group_by(Story.video_id)
+        .subquery()
+    )
+    stmt = select(Story).join(
+        latest, and_(Story.video_id == latest.c.video_id, Story.version == latest.c.version)
+    )
+    return {story.video_id: story for story in session.scalars(stmt)}
+
+
+def story_versions(session: Session, *, video_id: str) -> list[Story]:
+    """Every story of the video, oldest first."""
+    stmt = select(Story).where(Story.video_id == video_id).order_by(Story.version)
+    return list(session.scalars(stmt))
+
+
+# --- evidence --------------------------------------------------------------
+
+
+def save_evidence(session: Session, *, evidence: Evidence, fingerprint: str) -> EvidenceRecord:
+    """Keep the analysis of `evidence.content_hash` under `fingerprint`, replacing an
+    earlier one of the same bytes and settings. Safe when two workers save at once."""
+    values = {
+        "content_hash": evidence.content_hash,
+        "fingerprint": fingerprint,
+        "json": evidence.model_dump(mode="json"),
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        pg = postgresql.insert(EvidenceRecord).values(**values)
+        stmt = pg.on_conflict_do_update(
+            index_elements=["content_hash", "fingerprint"],
+            set_={"json": pg.excluded.json, "created_at": pg.excluded.created_at},
+        )
+    elif dialect == "sqlite":
+        lite = sqlite.insert(EvidenceRecord).values(**values)
+        stmt = lite.on_conflict_do_update(
+            index_elements=["content_hash", "fingerprint"],
+            set_={"json": lite.excluded.json, "created_at": lite.excluded.created_at},
+        )
+    else:
+        raise NotImplementedError(f"evidence upsert on {dialect}")
+    session.execute(stmt)
+    record = find_evidence(
+        session, content_hash=evidence.content_hash, fingerprint=fingerprint, refresh=True
+    )
+    assert record is not None
+    return record
+
+
+def find_evidence(
+    session: Session, *, content_hash: str, fingerprint: str, refresh: bool = False
+) -> EvidenceRecord | None:
+    """The stored analysis of these bytes under these settings, or None. Its
+    `to_evidence()` gives the `Evidence` back."""
+    stmt = select(EvidenceRecord).where(
+        EvidenceRecord.content_hash == content_hash, EvidenceRecord.fingerprint == fingerprint
+    )
+    if refresh:
+        stmt = stmt.execution_options(populate_existing=True)
+    return session.scalars(stmt).one_or_none()

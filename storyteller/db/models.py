@@ -1,0 +1,258 @@
+"""The tables: a `Batch` of `Video`s, each with its `Story` versions, and shared `EvidenceRecord`s.
+
+The video row is the one source of truth for a video's state: the job engine claims,
+heartbeats and finishes videos by updating it (see the indexes below), and the API
+reads it. Times are timezone-aware UTC; ids are UUID4 strings (the public ids).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storyteller.db.types import JSONDocument, RankedEnum, UTCDateTime, str_enum, utcnow
+from storyteller.pipeline.evidence import Evidence
+from storyteller.story import model as story_model
+
+# Constraint names the same on every database, so later migrations can name them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SHA256_HEX = 64
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Priority(StrEnum):
+    """How soon a video is processed. Declared in claiming order: the column stores the
+    position (0 high, 1 normal, 2 low), so `ORDER BY priority` is high first."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class BatchStatus(StrEnum):
+    """The seed's job status: `processing` until every video has ended."""
+
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+
+
+class VideoStatus(StrEnum):
+    PENDING = "pending"  # waiting in the queue (also while waiting for a retry's run_after)
+    PROCESSING = "processing"  # claimed by a worker
+    COMPLETED = "completed"  # has a story
+    FAILED = "failed"  # ended without a story; error_cause says whose fault
+    CANCELLED = "cancelled"  # stopped by a user; the seed's API shows it as failed
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+ENDED = frozenset({VideoStatus.COMPLETED, VideoStatus.FAILED, VideoStatus.CANCELLED})
+
+
+class ErrorCause(StrEnum):
+    """Whose fault a failure is, which decides whether retrying can help."""
+
+    VIDEO = "video"  # the file: not a video, too long, unreadable. Retrying will not help.
+    SERVICE = "service"  # ours or a provider's: crash, timeout, outage. Retrying may help.
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it from the class)
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSONDocument,
+        list[str]: JSONDocument,
+    }
+
+
+class Batch(Base):
+    """What the seed calls a "job": the videos uploaded together."""
+
+    __tablename__ = "batch"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    completed_at: Mapped[dt.datetime | None]
+    status: Mapped[BatchStatus] = mapped_column(
+        str_enum(BatchStatus), default=BatchStatus.PROCESSING
+    )
+    priority: Mapped[Priority] = mapped_column(RankedEnum(Priority), default=Priority.NORMAL)
+    teller: Mapped[str] = mapped_column(String(64))
+
+    videos: Mapped[list[Video]] = relationship(
+        back_populates="batch",
+        order_by="Video.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Batch {self.id} {self.status}>"
+
+
+class Video(Base):
+    """One uploaded video and everything about its way to a story."""
+
+    __tablename__ = "video"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batch.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, doc="Order in the batch, from 0.")
+
+    original_name: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(SHA256_HEX), index=True)
+    storage_path: Mapped[str] = mapped_column(
+        Text, doc="Where the bytes are, as the upload store's key (relative to its root)."
+    )
+
+    status: Mapped[VideoStatus] = mapped_column(str_enum(VideoStatus), default=VideoStatus.PENDING)
+    stage: Mapped[str | None] = mapped_column(String(32), doc="probe, scenes, speech, ...")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    priority: Mapped[Priority] = mapped_column(RankedEnum(Priority), default=Priority.NORMAL)
+    teller: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    error: Mapped[str | None] = mapped_column(Text, doc="The reason, in words a user can act on.")
+    error_code: Mapped[str | None] = mapped_column(String(64), doc="not_a_video, timeout, ...")
+    error_cause: Mapped[ErrorCause | None] = mapped_column(str_enum(ErrorCause))
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None] = mapped_column(doc="When it ended, in any way.")
+    heartbeat_at: Mapped[dt.datetime | None]
+    run_after: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, doc="Not claimed before this time (retry backoff)."
+    )
+    claimed_by: Mapped[str | None] = mapped_column(String(128), doc="Id of the worker running it.")
+
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence.id", ondelete="SET NULL"), doc="The analysis of its bytes, once done."
+    )
+
+    batch: Mapped[Batch] = relationship(back_populates="videos")
+    stories: Mapped[list[Story]] = relationship(
+        back_populates="video",
+        order_by="Story.version",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    evidence: Mapped[EvidenceRecord | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("batch_id", "position"),
+        # Claiming the next video: WHERE status = 'pending' AND run_after <= now
+        # ORDER BY priority, run_after / created_at.
+        Index("ix_video_claim", "status", "priority", "run_after", "created_at"),
+        # Recovering stalled videos: WHERE status = 'processing' AND heartbeat_at < cutoff.
+        Index("ix_video_heartbeat", "status", "heartbeat_at"),
+        # A batch's counts per status (its overall status, fair share between batches).
+        Index("ix_video_batch_status", "batch_id", "status"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Video {self.id} {self.original_name!r} {self.status}>"
+
+
+class Story(Base):
+    """One version of a video's story. Regenerating adds a version; the highest is current."""
+
+    __tablename__ = "story"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    video_id: Mapped[str] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer, doc="1, 2, 3... per video.")
+    teller: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(BigInteger)
+
+    title: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(255))
+    region: Mapped[str] = mapped_column(String(255))
+    date: Mapped[dt.date]
+    paragraphs: Mapped[list[str]]
+    disclaimer: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, doc="The whole story as users read it.")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    # What an AI teller spent on it (None for the local teller).
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence.id", ondelete="SET NULL"), doc="The evidence it was written from."
+    )
+
+    video: Mapped[Video] = relationship(back_populates="stories")
+
+    __table_args__ = (UniqueConstraint("video_id", "version"),)
+
+    def to_story(self) -> story_model.Story:
+        """The story as the rest of the product knows it."""
+        return story_model.Story(
+            title=self.title,
+            place=self.place,
+            region=self.region,
+            date=self.date,
+            paragraphs=list(self.paragraphs),
+            disclaimer=self.disclaimer,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Story {self.video_id} v{self.version}>"
+
+
+class EvidenceRecord(Base):
+    """The analysis of some bytes under some analysis settings, shared by every upload
+    of the same bytes: `content_hash` is the SHA-256 of the file, `fingerprint` is
+    `storyteller.pipeline.cache.analysis_fingerprint(settings)`."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    content_hash: Mapped[str] = mapped_column(String(SHA256_HEX))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    json: Mapped[dict[str, Any]] = mapped_column(doc="`Evidence.model_dump(mode='json')`.")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("content_hash", "fingerprint"),)
+
+    def to_evidence(self) -> Evidence:
+        """The evidence as the pipeline made it (raises pydantic's ValidationError if
+        it no longer fits the model)."""
+        return Evidence.model_validate(self.json)
+
+    def __repr__(self) -> str:
+        return f"<EvidenceRecord {self.content_hash[:12]} {self.fingerprint}>"

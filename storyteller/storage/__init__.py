@@ -1,0 +1,1 @@
+"""Where uploaded bytes live: local disk, content-addressed (object storage later)."""

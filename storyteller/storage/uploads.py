@@ -1,0 +1,299 @@
+"""Uploaded videos on local disk: streamed in, hashed on the way, stored once per content.
+
+A file is written to `<root>/.partial/<random>.part` as its bytes arrive (never held
+whole in memory), then renamed to `<root>/ab/abcdef...` (its SHA-256). The same bytes
+uploaded again end up at the same place and share one file. What the database keeps
+is the `key` (`ab/abcdef...`), relative to the root, so the data folder can move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio.to_thread
+
+from storyteller.config import Settings
+
+MB = 1024 * 1024
+
+# Kept free on the disk: an upload that would eat into it is refused.
+DEFAULT_RESERVE_BYTES = 512 * MB
+# Bytes gathered from the stream before one write (one hop to a worker thread).
+WRITE_BUFFER_BYTES = 1 * MB
+# Free space is checked again after this many bytes are written.
+ROOM_CHECK_EVERY_BYTES = 32 * MB
+# Bytes of the start of the file kept for sniffing (see `storyteller.storage.sniff`).
+FIRST_BYTES = 512
+
+PARTIAL_DIR = ".partial"
+PARTIAL_SUFFIX = ".part"
+
+
+def megabytes(n: int) -> str:
+    """`n` bytes in MB, as people read it: 500, 2.5, 0.001."""
+    value = n / MB
+    return f"{value:.0f}" if value >= 10 else f"{value:.3g}"
+
+
+class UploadRefused(Exception):
+    """An upload that is not kept; `reason` says why in words a user can act on and
+    `code` names the kind of refusal for programs."""
+
+    code = "refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TooLarge(UploadRefused):
+    """The file is over the per-file size limit (HTTP 413)."""
+
+    code = "too_large"
+
+    def __init__(self, name: str, max_bytes: int) -> None:
+        super().__init__(f"{name} is too large: a video may be at most {megabytes(max_bytes)} MB")
+        self.max_bytes = max_bytes
+
+
+class NoRoom(UploadRefused):
+    """The disk is too full to keep the file (HTTP 507)."""
+
+    code = "no_room"
+
+    def __init__(self, name: str, free_bytes: int, reserve_bytes: int) -> None:
+        super().__init__(
+            f"not enough free disk space to store {name}: {megabytes(free_bytes)} MB free, "
+            f"and {megabytes(reserve_bytes)} MB must stay free"
+        )
+        self.free_bytes = free_bytes
+        self.reserve_bytes = reserve_bytes
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An upload safely on disk."""
+
+    path: Path
+    key: str  # `ab/abcdef...`: what the database stores (`Video.storage_path`)
+    size: int
+    sha256: str
+    first_bytes: bytes  # the start of the file, for `storyteller.storage.sniff`
+    original_name: str
+    duplicate: bool = False  # the same bytes were already stored; this is that file
+
+
+class UploadStore:
+    """Where uploaded videos are kept: a folder on local disk."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+        write_buffer_bytes: int = WRITE_BUFFER_BYTES,
+    ) -> None:
+        self.root = Path(root)
+        self.reserve_bytes = reserve_bytes
+        self.write_buffer_bytes = write_buffer_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadStore:
+        return cls(settings.data_dir / "uploads")
+
+    @property
+    def partial_dir(self) -> Path:
+        return self.root / PARTIAL_DIR
+
+    @staticmethod
+    def key_for(sha256: str) -> str:
+        return f"{sha256[:2]}/{sha256}"
+
+    def path_of(self, key: str) -> Path:
+        """The file of a stored key; refuses keys that lead outside the store."""
+        path = (self.root / key).resolve()
+        root = self.root.resolve()
+        if path.parent.parent != root or path.parent.name == PARTIAL_DIR:
+            raise ValueError(f"{key!r} is not a key of this upload store")
+        return path
+
+    def free_bytes(self) -> int:
+        """Free space on the disk that holds the store."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.root).free
+
+    # --- saving ------------------------------------------------------------
+
+    async def save_stream(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        original_name: str,
+        max_bytes: int,
+        expected_size: int | None = None,
+    ) -> StoredFile:
+        """Store the bytes of `chunks` as they arrive. Disk work runs in a worker thread,
+        a buffer at a time, so the event loop keeps serving.
+
+        Raises `TooLarge` as soon as more than `max_bytes` arrive (or at once when
+        `expected_size`, e.g. a Content-Length, says so) and `NoRoom` when the disk
+        is too full; in every failure, cancellation included, the partial file is
+        deleted. The caller decides what to do with the rest of the stream.
+        """
+        upload = _Upload(self, original_name, max_bytes, expected_size)
+        try:
+            buffer = bytearray()
+            async for chunk in chunks:
+                upload.accept(len(buffer) + len(chunk))
+                buffer += chunk
+                if len(buffer) >= self.write_buffer_bytes:
+                    full, buffer = buffer, bytearray()
+                    await anyio.to_thread.run_sync(upload.write, full)
+            if buffer:
+                await anyio.to_thread.run_sync(upload.write, buffer)
+            return await anyio.to_thread.run_sync(upload.finish)
+        except BaseException:
+            upload.abort()
+            raise
+
+    def save_chunks(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        original_name: str,
+        max_bytes: int,
+        expected_size: int | None = None,
+    ) -> StoredFile:
+        """`save_stream` for synchronous callers (the command line)."""
+        upload = _Upload(self, original_name, max_bytes, expected_size)
+        try:
+            for chunk in chunks:
+                upload.accept(len(chunk))
+                upload.write(chunk)
+            return upload.finish()
+        except BaseException:
+            upload.abort()
+            raise
+
+    def save_file(self, source: BinaryIO, *, original_name: str, max_bytes: int) -> StoredFile:
+        """Store what an open binary file holds, read a buffer at a time."""
+        chunks = iter(lambda: source.read(self.write_buffer_bytes), b"")
+        return self.save_chunks(chunks, original_name=original_name, max_bytes=max_bytes)
+
+    # --- removing ----------------------------------------------------------
+
+    def delete(self, key: str) -> bool:
+        """Delete a stored file (once no video uses it); False when it was not there."""
+        path = self.path_of(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only when empty
+        return True
+
+    def cleanup_partials(self, older_than_s: float) -> int:
+        """Delete the partial files of uploads killed midway, if untouched for
+        `older_than_s` seconds (an upload in progress touches its file with every
+        write). Returns how many were deleted."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        if not self.partial_dir.is_dir():
+            return 0
+        for part in self.partial_dir.glob(f"*{PARTIAL_SUFFIX}"):
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # finished or removed meanwhile
+        return removed
+
+
+class _Upload:
+    """One file on its way into the store."""
+
+    def __init__(
+        self, store: UploadStore, name: str, max_bytes: int, expected_size: int | None
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.max_bytes = max_bytes
+        if expected_size is not None and expected_size > max_bytes:
+            raise TooLarge(name, max_bytes)
+        self._check_room(expected_size or 0)
+        store.partial_dir.mkdir(parents=True, exist_ok=True)
+        self.part = store.partial_dir / f"{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+        self.file: BinaryIO | None = self.part.open("xb")
+        self.digest = hashlib.sha256()
+        self.written = 0
+        self.head = bytearray()
+        self.next_room_check = ROOM_CHECK_EVERY_BYTES
+
+    def accept(self, pending: int) -> None:
+        """Refuse before writing when `pending` more bytes would pass the limit."""
+        if self.written + pending > self.max_bytes:
+            raise TooLarge(self.name, self.max_bytes)
+
+    def write(self, data: bytes | bytearray) -> None:
+        assert self.file is not None
+        if len(self.head) < FIRST_BYTES:
+            self.head += data[: FIRST_BYTES - len(self.head)]
+        self.digest.update(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise NoRoom(self.name, 0, self.store.reserve_bytes) from exc
+            raise
+        self.written += len(data)
+        if self.written >= self.next_room_check:
+            self.next_room_check = self.written + ROOM_CHECK_EVERY_BYTES
+            self._check_room(0)
+
+    def finish(self) -> StoredFile:
+        assert self.file is not None
+        # No fsync: a killed process loses nothing already written; only a power cut
+        # could, and that costs every upload a full flush to the disk.
+        self.file.close()
+        self.file = None
+        sha256 = self.digest.hexdigest()
+        key = self.store.key_for(sha256)
+        final = self.store.root / key
+        duplicate = final.exists() and final.stat().st_size == self.written
+        if duplicate:
+            self.part.unlink()
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.part, final)
+        return StoredFile(
+            path=final,
+            key=key,
+            size=self.written,
+            sha256=sha256,
+            first_bytes=bytes(self.head),
+            original_name=self.name,
+            duplicate=duplicate,
+        )
+
+    def abort(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        self.part.unlink(missing_ok=True)
+
+    def _check_room(self, needed: int) -> None:
+        free = self.store.free_bytes()
+        if free - needed < self.store.reserve_bytes:
+            raise NoRoom(self.name, free, self.store.reserve_bytes)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DISCLAIMER = "This story was written by AI from the video and is for entertainment only."
@@ -41,6 +41,48 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the database; default: a SQLite file in the data folder. "
         "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+
+    # --- the service -------------------------------------------------------
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("PORT", "STORYTELLER_PORT"),
+        description="Port the web service listens on.",
+    )
+    max_concurrent_jobs: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=AliasChoices("MAX_CONCURRENT_JOBS", "STORYTELLER_MAX_CONCURRENT_JOBS"),
+        description="Videos processed at once; 0 means what fits this machine.",
+    )
+    video_max_size_mb: int = Field(
+        default=500,
+        gt=0,
+        validation_alias=AliasChoices("VIDEO_MAX_SIZE_MB", "STORYTELLER_VIDEO_MAX_SIZE_MB"),
+        description="Largest video file accepted by an upload, in megabytes.",
+    )
+    max_batch_videos: int = Field(
+        default=10, ge=1, le=10_000, description="Most videos one upload (batch) may hold."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Tries per video before it fails with its last reason."
+    )
+    heartbeat_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running video whose worker is silent this long goes back to the queue.",
+    )
+    shutdown_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long running videos may finish before they are requeued.",
+    )
+    cors_origins: list[str] = Field(
+        default=["*"],
+        description="Origins allowed to call the API from a browser (JSON list); the original "
+        "front end runs on its own origin.",
     )
 
     # --- media limits -------------------------------------------------------
@@ -111,6 +153,19 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def concurrent_jobs(self) -> int:
+        """Videos at once: the setting, or one per two cores (a video keeps two busy:
+        speech beside the pictures) within about 1 GB of memory each."""
+        if self.max_concurrent_jobs:
+            return self.max_concurrent_jobs
+        cores = os.cpu_count() or 1
+        try:
+            memory_gb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+        except (ValueError, OSError):
+            memory_gb = 4.0
+        return max(1, min(cores // 2 or 1, int(memory_gb // 1.5)))
 
     @property
     def speech_threads(self) -> int:

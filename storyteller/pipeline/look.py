@@ -136,6 +136,13 @@ def guess_season(look: Look) -> SeasonGuess:
             confidence=round(look.indoor, 2),
             reasons=["the footage looks indoors"],
         )
+    if look.brightness < 0.3:
+        # Street lights and shadows take on every colour at night: none of it is foliage.
+        return SeasonGuess(
+            season=Season.NEUTRAL,
+            confidence=round(1.0 - look.brightness, 2),
+            reasons=["the footage is too dark to tell the season"],
+        )
     scores = {
         Season.WINTER: 2.2 * look.snow,
         Season.SUMMER: 1.6 * look.sand

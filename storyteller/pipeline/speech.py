@@ -1,0 +1,174 @@
+"""The speech stage: what is said in the video, with word times, by a bundled Whisper model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import av
+import numpy as np
+
+from storyteller.pipeline.evidence import Segment, Transcript, Word
+from storyteller.pipeline.stage import Context
+from storyteller.pipeline.whisper_models import PROFILES, load_whisper
+
+if TYPE_CHECKING:
+    from faster_whisper.transcribe import Segment as WhisperSegment
+
+SAMPLE_RATE = 16_000  # what Whisper listens at
+
+NO_AUDIO = "the video has no sound track"
+NO_SPEECH = "no speech was heard"
+UNREADABLE_AUDIO = "the sound track could not be decoded"
+
+# Whisper's own rule for "this window is silence", applied again to what it returned:
+# it thinks no one speaks and is unsure of the words it wrote.
+NO_SPEECH_PROB = 0.6
+LOW_AVG_LOGPROB = -1.0
+# Text this repetitive ("the the the ...") is Whisper looping, not speech.
+MAX_COMPRESSION_RATIO = 2.4
+
+# What Whisper writes over silence or music (learnt from subtitled videos). Kept only
+# beside real speech: on their own they are taken as nothing said.
+HALLUCINATIONS = frozenset(
+    {
+        "you",
+        "thank you",
+        "thank you very much",
+        "thanks",
+        "thank you for watching",
+        "thanks for watching",
+        "thank you so much for watching",
+        "please subscribe",
+        "subscribe to my channel",
+        "bye",
+        "music",
+        "applause",
+        "silence",
+    }
+)
+# "[Music]", "(upbeat music)", "♪ ♪": sound descriptions, never words someone said.
+_SOUND_TAG = re.compile(r"\[[^\]]*\]|\([^)]*\)|[♪♫♬*]+")
+_NOT_WORD = re.compile(r"[^\w' ]+")
+
+
+def _plain(text: str) -> str:
+    """Lower case words only, for comparing with the hallucination phrases."""
+    return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
+
+
+def is_sound_tag(text: str) -> bool:
+    """The segment only describes a sound ("[Music]", "♪") or is empty."""
+    return not _SOUND_TAG.sub(" ", text).strip(" .,!?-")
+
+
+def is_hallucination(text: str) -> bool:
+    """Whisper's stock phrase for silence or music, or a sound description."""
+    return is_sound_tag(text) or _plain(_SOUND_TAG.sub(" ", text)) in HALLUCINATIONS
+
+
+def keep_heard(segments: Iterable[WhisperSegment]) -> list[WhisperSegment]:
+    """The segments that are speech: drops what Whisper wrote over silence, loops and
+    sound descriptions; stock phrases ("Thanks for watching") survive only beside real speech."""
+    kept = [
+        s
+        for s in segments
+        if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_AVG_LOGPROB)
+        and s.compression_ratio <= MAX_COMPRESSION_RATIO
+        and not is_sound_tag(s.text)
+    ]
+    if all(is_hallucination(s.text) for s in kept):
+        return []
+    return kept
+
+
+def _clamp(t: float, length: float) -> float:
+    return round(min(max(t, 0.0), length), 3)
+
+
+def to_segment(segment: WhisperSegment, length: float, after: float = 0.0) -> Segment:
+    """One evidence segment, its words in order, none starting before `after` or ending
+    after `length` (Whisper's word times can overlap a little or run past the end)."""
+    words: list[Word] = []
+    cursor = _clamp(after, length)
+    for w in segment.words or []:
+        text = w.word.strip()
+        if not text:
+            continue
+        start = max(_clamp(w.start, length), cursor)
+        end = max(_clamp(w.end, length), start)
+        words.append(Word(start=start, end=end, text=text, probability=round(w.probability, 3)))
+        cursor = end
+    start = max(_clamp(segment.start, length), _clamp(after, length))
+    if words:
+        start = min(start, words[0].start)
+    end = max(_clamp(segment.end, length), words[-1].end if words else start)
+    return Segment(start=start, end=end, text=segment.text.strip(), words=words)
+
+
+def decode_speech_audio(ctx: Context) -> np.ndarray:
+    """The sound track as 16 kHz mono float32 samples."""
+    from faster_whisper import decode_audio  # imported here: heavy, and speech may be skipped
+
+    return decode_audio(str(ctx.path), sampling_rate=SAMPLE_RATE)
+
+
+class SpeechStage:
+    """Fills `ctx.transcript`, or leaves it None and says why in `ctx.speech_note`."""
+
+    name = "speech"
+
+    def run(self, ctx: Context) -> None:
+        if ctx.media is None:
+            raise RuntimeError("the speech stage needs the probe stage's media facts")
+        ctx.transcript, ctx.speech_note = None, None
+        if not ctx.media.has_audio:
+            ctx.speech_note = NO_AUDIO
+            ctx.progress(self.name, 1.0)
+            return
+        try:
+            audio = decode_speech_audio(ctx)
+        except (av.FFmpegError, IndexError):  # IndexError: no audio stream after all
+            ctx.speech_note = UNREADABLE_AUDIO
+            ctx.progress(self.name, 1.0)
+            return
+        length = len(audio) / SAMPLE_RATE
+        if length < 0.1:
+            ctx.speech_note = NO_SPEECH
+            ctx.progress(self.name, 1.0)
+            return
+
+        settings = ctx.settings
+        model = load_whisper(settings)
+        profile = PROFILES[settings.whisper_model]
+        ctx.progress(self.name, 0.0)
+        pieces, info = model.transcribe(
+            audio,
+            # The English-only model knows no other language; base detects it.
+            language="en" if settings.whisper_model.endswith(".en") else None,
+            beam_size=profile.beam_size,
+            vad_filter=settings.whisper_vad,
+            word_timestamps=True,
+            condition_on_previous_text=False,  # one misheard window must not steer the next
+        )
+        heard: list[WhisperSegment] = []
+        for piece in pieces:  # decoding happens while iterating: report as it goes
+            heard.append(piece)
+            ctx.progress(self.name, min(1.0, piece.end / length))
+        ctx.progress(self.name, 1.0)
+
+        segments: list[Segment] = []
+        for piece in keep_heard(heard):
+            segment = to_segment(piece, length, after=segments[-1].end if segments else 0.0)
+            if segment.text:
+                segments.append(segment)
+        if not segments:
+            ctx.speech_note = NO_SPEECH
+            return
+        ctx.transcript = Transcript(
+            language=info.language,
+            language_probability=round(info.language_probability, 3),
+            model=f"whisper-{settings.whisper_model}",
+            segments=segments,
+        )

@@ -1,0 +1,245 @@
+"""The on-screen text stage: captions, signs and scoreboards read with RapidOCR, once per line."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from storyteller.pipeline.evidence import Scene, ScreenText
+from storyteller.pipeline.frames import read_frames, scaled_size
+from storyteller.pipeline.stage import Context
+
+if TYPE_CHECKING:
+    from rapidocr import RapidOCR
+
+# Frames are read at this width (keyframes are scaled to it) and the recogniser reads its
+# line crops from them: 960 read small signs as well as 1280 in the measurements, while 640
+# lost some; the cost of a frame hardly depends on it (the detector scales the frame anyway).
+OCR_WIDTH = 960
+# Text is looked for on the frame scaled to this longest side. The detector's cost grows with
+# the area (about 90 ms of CPU a frame at 640, 240 ms at 960 on the target machine); captions
+# and signs down to ~15 px at 720p are still found at 640.
+DETECT_SIDE = 640
+# A box this low (px at OCR_WIDTH) holds nothing readable; a box not wider than this many times
+# its height holds one or two characters (the detector pads boxes), dropped below anyway.
+MIN_LINE_HEIGHT = 8
+MIN_LINE_ASPECT = 1.3
+# Lit windows or leaves can give dozens of boxes; the largest are kept.
+MAX_LINES_PER_FRAME = 24
+# Lines with fewer letters or digits are OCR junk ("■", "|-", "a").
+MIN_CHARACTERS = 3
+# Two readings at least this alike (case-insensitive) are the same line.
+SAME_LINE = 0.85
+# Extra frames closer than this to another frame of the scene show the same picture.
+MIN_FRAME_GAP_S = 0.2
+# A frame whose small grey thumbnail differs from the last one read in its scene by less
+# than this (mean absolute difference, 0-255) is a still shot: its lines are the same,
+# so they are not read again (a 1 ms check against ~100 ms of OCR).
+STILL_DIFFERENCE = 2.0
+THUMBNAIL = (96, 54)
+
+# The models shipped inside the rapidocr wheel: detection and recognition (multilingual
+# PP-OCRv6 small). Given by path, so RapidOCR never looks for (or downloads) its defaults.
+DETECTION_MODEL = "PP-OCRv6_det_small.onnx"
+RECOGNITION_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+class OcrModelMissing(Exception):
+    """The OCR models that ship with rapidocr are not where they should be."""
+
+
+def _model_path(name: str) -> str:
+    path = Path(str(resources.files("rapidocr"))) / "models" / name
+    if not path.is_file():
+        raise OcrModelMissing(
+            f"the on-screen text model {name} is missing from the rapidocr package ({path}); "
+            "reinstall rapidocr"
+        )
+    return str(path)
+
+
+def ocr_threads(speech_threads: int) -> int:
+    """Threads for the OCR models: half the cores, because speech runs beside the pictures
+    (and onnxruntime's spinning worker threads would take CPU from Whisper)."""
+    return max(1, speech_threads // 2)
+
+
+@lru_cache(maxsize=2)
+def ocr_engine(threads: int) -> RapidOCR:
+    """One RapidOCR engine per process (per thread count), models from the package."""
+    from rapidocr import RapidOCR  # 0.6 s to import: only when text is read
+
+    return RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "Global.use_cls": False,  # lines turned upside down are not worth 10 % more time
+            "Det.model_path": _model_path(DETECTION_MODEL),
+            "Rec.model_path": _model_path(RECOGNITION_MODEL),
+            "Det.limit_type": "max",
+            "Det.limit_side_len": DETECT_SIDE,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+
+
+# RapidOCR keeps per-call options on the engine: one frame at a time per process.
+_engine_lock = threading.Lock()
+
+
+def _is_line(box: np.ndarray) -> bool:
+    """The detected box (4 corners) has the shape of a line of a few characters."""
+    width = float(np.linalg.norm(box[1] - box[0]))
+    height = float(np.linalg.norm(box[3] - box[0]))
+    return height >= MIN_LINE_HEIGHT and width >= MIN_LINE_ASPECT * height
+
+
+def read_lines(image: np.ndarray, threads: int = 1) -> list[tuple[str, float]]:
+    """The lines of text in one RGB picture, top to bottom, with the recogniser's confidence."""
+    engine = ocr_engine(threads)
+    bgr = np.ascontiguousarray(image[:, :, ::-1])
+    with _engine_lock:
+        found: Any = engine(bgr, use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(found, "boxes", None)
+        if boxes is None or len(boxes) == 0:
+            return []
+        lines = [np.asarray(b, dtype=np.float32) for b in boxes]
+        lines = [b for b in lines if _is_line(b)]
+        if not lines:
+            return []
+        if len(lines) > MAX_LINES_PER_FRAME:
+            lines.sort(key=lambda b: -float(np.linalg.norm(b[3] - b[0])))
+            lines = sorted(
+                lines[:MAX_LINES_PER_FRAME], key=lambda b: (float(b[0][1]), float(b[0][0]))
+            )
+        crops = engine.crop_text_regions(bgr, np.stack(lines))
+        read: Any = engine.recognize_txt(crops)
+    return [(str(t), float(s)) for t, s in zip(read.txts or (), read.scores or (), strict=False)]
+
+
+def clean(text: str) -> str | None:
+    """The line with its spacing made regular, or None when it is junk."""
+    text = " ".join(text.split())
+    if sum(ch.isalnum() for ch in text) < MIN_CHARACTERS:
+        return None
+    return text
+
+
+def _same_line(a: str, b: str) -> bool:
+    a, b = a.casefold(), b.casefold()
+    return a == b or SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_LINE
+
+
+@dataclass
+class _Line:
+    text: str
+    confidence: float
+    seen: set[float] = field(default_factory=set)
+
+    def evidence(self) -> ScreenText:
+        return ScreenText(
+            text=self.text,
+            confidence=round(self.confidence, 3),
+            first_seen_s=round(min(self.seen), 3),
+            last_seen_s=round(max(self.seen), 3),
+            frames=len(self.seen),
+        )
+
+
+@dataclass
+class ScreenTextCollector:
+    """Gathers readings from many frames into one entry per distinct line."""
+
+    min_confidence: float
+    lines: list[_Line] = field(default_factory=list)
+
+    def add(self, time_s: float, text: str, confidence: float) -> None:
+        cleaned = clean(text)
+        if cleaned is None or confidence < self.min_confidence:
+            return
+        for line in self.lines:
+            if _same_line(line.text, cleaned):
+                if confidence > line.confidence:  # keep the clearest reading of the line
+                    line.text, line.confidence = cleaned, confidence
+                line.seen.add(time_s)
+                return
+        self.lines.append(_Line(cleaned, confidence, {time_s}))
+
+    def result(self) -> list[ScreenText]:
+        return sorted((line.evidence() for line in self.lines), key=lambda s: s.first_seen_s)
+
+
+def frame_times(scene: Scene, count: int) -> list[float]:
+    """The keyframe's time and up to count-1 more, spread evenly inside the scene."""
+    if count <= 1 or scene.duration_s <= 0:
+        return [scene.keyframe_s]
+    centres = [scene.start_s + scene.duration_s * (i + 0.5) / count for i in range(count)]
+    nearest = min(range(count), key=lambda i: abs(centres[i] - scene.keyframe_s))
+    others = [t for i, t in enumerate(centres) if i != nearest]
+    chosen = [scene.keyframe_s]
+    for t in others:
+        if all(abs(t - c) >= MIN_FRAME_GAP_S for c in chosen):
+            chosen.append(t)
+    return sorted(chosen)
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """A small grey copy of an RGB picture, for telling still shots cheaply."""
+    small = cv2.resize(image, THUMBNAIL, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two thumbnails show the same still picture."""
+    return float(np.mean(np.abs(a - b))) < STILL_DIFFERENCE
+
+
+def _scaled(image: np.ndarray, width: int) -> np.ndarray:
+    height, current = image.shape[:2]
+    new_width, new_height = scaled_size(current, height, width)
+    if (new_width, new_height) == (current, height):
+        return image
+    return cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_AREA)
+
+
+class ScreenTextStage:
+    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen."""
+
+    name = "text"
+
+    def run(self, ctx: Context) -> None:
+        settings = ctx.settings
+        threads = ocr_threads(settings.speech_threads)
+        collector = ScreenTextCollector(settings.ocr_min_confidence)
+        plan = [(s, frame_times(s, settings.ocr_frames_per_scene)) for s in ctx.scenes]
+        total = sum(len(times) for _, times in plan) or 1
+        done = 0
+        ctx.progress(self.name, 0.0)
+        for scene, times in plan:
+            keyframe = ctx.keyframes.get(scene.index)
+            wanted = [t for t in times if keyframe is None or t != scene.keyframe_s]
+            frames = read_frames(ctx.path, wanted, width=OCR_WIDTH) if wanted else []
+            if keyframe is not None:
+                frames.append((scene.keyframe_s, _scaled(keyframe, OCR_WIDTH)))
+            last: tuple[np.ndarray, list[tuple[str, float]]] | None = None
+            for time_s, image in sorted(frames, key=lambda f: f[0]):
+                small = thumbnail(image)
+                if last is not None and same_picture(last[0], small):
+                    lines = last[1]
+                else:
+                    lines = read_lines(image, threads)
+                    last = (small, lines)
+                for text, confidence in lines:
+                    collector.add(time_s, text, confidence)
+                done += 1
+                ctx.progress(self.name, done / total)
+        ctx.on_screen_text = collector.result()
+        ctx.progress(self.name, 1.0)

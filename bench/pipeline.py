@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,51 +31,56 @@ BASELINE = r"""
 import sys, time
 from scenedetect import ContentDetector, detect
 from faster_whisper import WhisperModel
-from storyteller.pipeline.whisper_models import model_dir
-from storyteller.config import Settings
+from storyteller.pipeline.whisper_models import tiny_model_dir
 started = time.perf_counter()
 scenes = detect(sys.argv[1], ContentDetector())
-model = WhisperModel(str(model_dir(Settings())), device="cpu", compute_type="float32")
+model = WhisperModel(str(tiny_model_dir()), device="cpu", compute_type="float32")
 segments, _ = model.transcribe(sys.argv[1], beam_size=5, word_timestamps=True)
 text = " ".join(s.text for s in segments)
 print(len(scenes), len(text.split()), time.perf_counter() - started)
 """
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB of the child, and its output."""
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds, peak RSS in MB of the child, and its output."""
     wrapper = (
         "import resource, subprocess, sys, time;"
         "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
         "w = time.perf_counter() - t;"
-        "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024;"
-        "sys.stderr.write(p.stderr); print(w, r); print(p.stdout, end='')"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "sys.stderr.write(p.stderr); print(w, u.ru_utime + u.ru_stime, u.ru_maxrss // 1024);"
+        "print(p.stdout, end='');"
+        "sys.exit(p.returncode)"
     )
-    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env)
+    if out.returncode not in (0, 1):  # `tell` exits 1 when a video failed: reported below
+        raise SystemExit(f"{cmd[0]} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     first, _, rest = out.stdout.partition("\n")
-    wall, rss = first.split()
-    return float(wall), int(rss), rest
+    wall, cpu, rss = first.split()
+    return float(wall), float(cpu), int(rss), rest
 
 
 def bench_clip(seconds: int, workdir: Path) -> list[dict[str, object]]:
     clip = workdir / f"clip-{seconds}s.mp4"
     if not clip.exists():
         make_benchmark_clip(clip, seconds=seconds, size=(1280, 720))
-    env = {**os.environ, "STORYTELLER_DATA_DIR": str(workdir / f"data-{seconds}"), "HF_HUB_OFFLINE": "1"}
+    data = workdir / f"data-{seconds}"
+    shutil.rmtree(data, ignore_errors=True)  # the first run must not find cached evidence
+    env = {**os.environ, "STORYTELLER_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
     tell = [str(ROOT / ".venv/bin/storyteller"), "tell", "--json", str(clip)]
-    cold_s, cold_rss, out = _run(tell, env)
+    cold_s, cold_cpu, cold_rss, out = _run(tell, env)
     line = json.loads(out.splitlines()[-1])
     if line["status"] != "completed":
         raise SystemExit(f"tell failed: {line['error']}")
-    cached_s, _, _ = _run(tell, env)
-    base_s, base_rss, _ = _run([sys.executable, "-c", BASELINE, str(clip)], env)
+    cached_s, cached_cpu, _, _ = _run(tell, env)
+    base_s, base_cpu, base_rss, _ = _run([sys.executable, "-c", BASELINE, str(clip)], env)
     timings = line["evidence"]["timings"]
     return [
-        {"clip": f"{seconds}s 1280x720", "run": "storyteller tell", "seconds": cold_s, "peak_mb": cold_rss,
+        {"clip": f"{seconds}s 1280x720", "run": "storyteller tell", "seconds": cold_s, "cpu": cold_cpu, "peak_mb": cold_rss,
          "x_realtime": cold_s / seconds, "vs_baseline": cold_s / base_s, "timings": timings},
-        {"clip": f"{seconds}s 1280x720", "run": "tell, evidence cached", "seconds": cached_s, "peak_mb": None,
+        {"clip": f"{seconds}s 1280x720", "run": "tell, evidence cached", "seconds": cached_s, "cpu": cached_cpu, "peak_mb": None,
          "x_realtime": cached_s / seconds, "vs_baseline": cached_s / base_s, "timings": {}},
-        {"clip": f"{seconds}s 1280x720", "run": "baseline", "seconds": base_s, "peak_mb": base_rss,
+        {"clip": f"{seconds}s 1280x720", "run": "baseline", "seconds": base_s, "cpu": base_cpu, "peak_mb": base_rss,
          "x_realtime": base_s / seconds, "vs_baseline": 1.0, "timings": {}},
     ]
 
@@ -92,11 +98,14 @@ def main() -> None:
     print(f"# pipeline benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}")
     print()
-    print("| clip | run | seconds | x real time | vs baseline | peak MB |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| clip | run | seconds | CPU seconds | x real time | vs baseline | peak MB |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         peak = "" if r["peak_mb"] is None else r["peak_mb"]
-        print(f"| {r['clip']} | {r['run']} | {r['seconds']:.2f} | {r['x_realtime']:.3f} | {r['vs_baseline']:.2f} | {peak} |")
+        print(
+            f"| {r['clip']} | {r['run']} | {r['seconds']:.2f} | {r['cpu']:.2f} | {r['x_realtime']:.3f} "
+            f"| {r['vs_baseline']:.2f} | {peak} |"
+        )
     print()
     print("Seconds per stage inside `tell` (speech runs beside the picture stages):")
     print()

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         default=0.75, ge=0, le=1, description="On-screen text read with less confidence is dropped."
     )
     ocr_frames_per_scene: int = Field(
-        default=3, ge=1, le=10, description="Frames read for on-screen text in each scene."
+        default=2, ge=1, le=10, description="Frames read for on-screen text in each scene."
     )
     scene_threshold: float = Field(
         default=3.0,

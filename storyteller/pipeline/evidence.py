@@ -21,7 +21,7 @@ class MediaInfo(BaseModel):
     height: int = Field(description="Display height, after rotation.")
     rotation: int = Field(description="Degrees the picture is turned for display.")
     fps: float
-    frame_count: int = Field(description="Video frames decoded.")
+    frame_count: int = Field(description="Video frames in the file (counted from its packets).")
     video_codec: str
     audio_codec: str | None = None
     audio_sample_rate: int | None = None

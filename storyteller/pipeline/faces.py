@@ -37,7 +37,7 @@ def count_faces(rgb: np.ndarray) -> int:
     gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
     side = min(gray.shape[:2])
     found = _cascade().detectMultiScale(
-        gray, scaleFactor=1.1, minNeighbors=6, minSize=(max(24, side // 12),) * 2
+        gray, scaleFactor=1.15, minNeighbors=5, minSize=(max(24, side // 12),) * 2
     )
     return len(found)
 

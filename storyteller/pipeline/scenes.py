@@ -30,6 +30,8 @@ MIN_SCENE_S = 0.5
 # The detector reports a cut a few analysed frames after it happens; candidates this
 # recent are kept aside until it is clear on which side of a cut they fall.
 LOOKBACK_S = 0.6
+# Below this frame rate the frames between references are too far apart to skip.
+MIN_FPS_TO_SKIP = 20.0
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -98,7 +100,8 @@ class SceneStage:
         detector = AdaptiveDetector(
             adaptive_threshold=ctx.settings.scene_threshold, min_scene_len=MIN_SCENE_S
         )
-        analyse_every = max(1, round(float(fps) / ANALYSIS_FPS))
+        analyse_gap = 1.0 / ANALYSIS_FPS - 0.5 / float(fps)
+        next_analysis = 0.0
         sample_every = max(SAMPLE_EVERY_S, media.duration_s / MAX_SAMPLES)
         picker = _KeyframePicker()
         cuts: list[float] = []
@@ -110,25 +113,29 @@ class SceneStage:
                 keyframes.append(picker.cut(cut_s))
 
         next_sample = next_report = 0.0
-        decoded, last_time = 0, 0.0
+        last_time = 0.0
         first_time: float | None = None
         last_frame: av.VideoFrame | None = None
         with open_video(ctx.path) as container:
             stream = container.streams.video[0]
+            if float(fps) >= MIN_FPS_TO_SKIP:
+                # Frames no other frame refers to (most B-frames) need not be decoded:
+                # a third less work, and the frames left are never more than about 0.2 s apart.
+                stream.codec_context.skip_frame = "NONREF"
             time_base = Fraction(stream.time_base or Fraction(1, 90000))
             width, height = scaled_size(media.width, media.height, ctx.settings.analysis_width)
             if media.rotation in (90, 270):  # decoded pictures are still lying on their side
                 width, height = height, width
             try:
                 for frame in container.decode(stream):
-                    decoded += 1
                     if frame.pts is None or frame.time is None:
                         continue
                     first_time = frame.time if first_time is None else first_time
                     t = last_time = frame.time - first_time
                     last_frame = frame
-                    if (decoded - 1) % analyse_every:
+                    if t < next_analysis:
                         continue
+                    next_analysis = t + analyse_gap
                     small = frame.reformat(
                         width=width, height=height, format="bgr24", interpolation="FAST_BILINEAR"
                     ).to_ndarray()
@@ -152,7 +159,6 @@ class SceneStage:
                     close_scene(cut.seconds - first_time)
 
         end = last_time + 1.0 / float(fps)
-        media.frame_count = decoded
         media.duration_s = round(min(media.duration_s, end) if media.duration_s else end, 3)
         keyframes.append(picker.cut(media.duration_s + 1.0))
         bounds = [0.0, *cuts, media.duration_s]

@@ -199,7 +199,8 @@ def test_still_shots_are_read_once(monkeypatch: pytest.MonkeyPatch, settings: Se
 
     monkeypatch.setattr(text_module, "read_frames", same_picture_everywhere)
     monkeypatch.setattr(text_module, "read_lines", counting_read_lines)
-    ctx = Context(path=Path("still.mp4"), settings=settings)
+    three_frames = settings.model_copy(update={"ocr_frames_per_scene": 3})
+    ctx = Context(path=Path("still.mp4"), settings=three_frames)
     ctx.scenes = [Scene(index=0, start_s=0.0, end_s=6.0, keyframe_s=3.0)]
     ctx.keyframes = {0: picture}
     ScreenTextStage().run(ctx)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field
 
 from storyteller.story.season import Season
 
 # Bump when stages change what they produce, so cached evidence is recomputed.
 EVIDENCE_VERSION = 1
+
+
+class SpeechNote(StrEnum):
+    """Why a video has no transcript; the value is what users read."""
+
+    NO_AUDIO = "the video has no sound track"
+    NO_SPEECH = "no speech was heard"
+    UNREADABLE_AUDIO = "the sound track could not be decoded"
 
 
 class MediaInfo(BaseModel):
@@ -123,7 +133,7 @@ class Evidence(BaseModel):
     media: MediaInfo
     scenes: list[Scene] = Field(default_factory=list)
     transcript: Transcript | None = Field(default=None, description="None when nothing is said.")
-    speech_note: str | None = Field(
+    speech_note: SpeechNote | None = Field(
         default=None, description="Why there is no transcript (no audio track, no speech)."
     )
     on_screen_text: list[ScreenText] = Field(default_factory=list)

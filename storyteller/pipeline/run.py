@@ -110,7 +110,8 @@ def gather_evidence(
         on_screen_text=ctx.on_screen_text,
         look=ctx.look,
         timings=timings,
-        **({"season": ctx.season} if ctx.season else {}),
     )
+    if ctx.season is not None:
+        evidence.season = ctx.season
     cache.save(evidence)
     return evidence

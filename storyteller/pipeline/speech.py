@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
-from storyteller.pipeline.evidence import Segment, Transcript, Word
+from storyteller.pipeline.evidence import Segment, SpeechNote, Transcript, Word
 from storyteller.pipeline.stage import Context
 from storyteller.pipeline.whisper_models import PROFILES, load_whisper
 
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 16_000  # what Whisper listens at
 
-NO_AUDIO = "the video has no sound track"
-NO_SPEECH = "no speech was heard"
-UNREADABLE_AUDIO = "the sound track could not be decoded"
+NO_AUDIO = SpeechNote.NO_AUDIO
+NO_SPEECH = SpeechNote.NO_SPEECH
+UNREADABLE_AUDIO = SpeechNote.UNREADABLE_AUDIO
 
 # Whisper's own rule for "this window is silence", applied again to what it returned:
 # it thinks no one speaks and is unsure of the words it wrote.

@@ -16,6 +16,7 @@ from storyteller.pipeline.evidence import (
     Scene,
     ScreenText,
     SeasonGuess,
+    SpeechNote,
     Transcript,
 )
 
@@ -53,7 +54,7 @@ class Context:
     # look stage; kept small so a long video's samples stay a few tens of megabytes.
     samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
     transcript: Transcript | None = None
-    speech_note: str | None = None
+    speech_note: SpeechNote | None = None
     on_screen_text: list[ScreenText] = field(default_factory=list)
     look: Look | None = None
     season: SeasonGuess | None = None

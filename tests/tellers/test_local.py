@@ -19,6 +19,7 @@ from storyteller.pipeline.evidence import (
     ScreenText,
     SeasonGuess,
     Segment,
+    SpeechNote,
     Transcript,
     Word,
     dateline_season,
@@ -146,7 +147,7 @@ def beach_without_speech() -> Evidence:
         file_name="beach.mov",
         media=media(12.2),
         scenes=scenes((3.0, 0, BEACH), (3.0, 0, BEACH), (3.2, 3, BEACH), (3.0, 1, SKY)),
-        speech_note="no speech was heard",
+        speech_note=SpeechNote.NO_SPEECH,
         look=BEACH,
         season=season(Season.SUMMER, 0.7),
     )
@@ -174,7 +175,7 @@ def single_scene_with_nothing() -> Evidence:
         file_name="bare.mp4",
         media=media(4.0, audio=False, width=640, height=640),
         scenes=scenes((4.0, 0, None)),
-        speech_note="the video has no audio track",
+        speech_note=SpeechNote.NO_AUDIO,
     )
 
 
@@ -206,7 +207,7 @@ def autumn_no_audio_truncated() -> Evidence:
         file_name="leaves.mp4",
         media=media(30.0, audio=False),
         scenes=scenes((14.0, 0, LEAVES), (16.0, 1, LEAVES)),
-        speech_note="the video has no audio track",
+        speech_note=SpeechNote.NO_AUDIO,
         look=LEAVES,
         season=season(Season.AUTUMN, 0.9),
     )
@@ -438,7 +439,7 @@ def test_no_audio_and_truncation_are_reported() -> None:
 
 def test_unreadable_sound_is_not_called_silence() -> None:
     evidence = beach_without_speech().model_copy(
-        update={"speech_note": "the sound track could not be decoded"}
+        update={"speech_note": SpeechNote.UNREADABLE_AUDIO}
     )
     for seed in SEEDS:
         text = body(tell(LocalTeller(), evidence, None, rules=RULES, seed=seed))

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
-from storyteller.pipeline.evidence import Evidence, ScreenText, dateline_season
+from storyteller.pipeline.evidence import Evidence, ScreenText, SpeechNote, dateline_season
 from storyteller.story.model import TITLE_MAX_CHARS, Story
 from storyteller.story.repair import shorten_title
 from storyteller.story.rules import StoryRules
@@ -71,8 +71,6 @@ TELLINGS = ((4, True, 2), (3, False, 2), (2, False, 1), (1, False, 1))
 TITLE_TEXT_CONFIDENCE = 0.6
 TITLE_TEXT_LATIN = 0.8
 _LIGHT_ORDER = (Light.DARK, Light.DIM, Light.EVEN, Light.BRIGHT)
-# Words of a speech note saying the sound track was there but could not be read.
-_UNREADABLE = ("decod", "unreadable", "could not", "corrupt")
 _GREYS = frozenset({"white", "grey", "gray", "black"})
 # The shorter side of a picture from which it counts as high definition.
 HD_PIXELS = 720
@@ -347,8 +345,7 @@ class _Reporter:
         if transcript is None or not transcript.text:
             if not self.evidence.media.has_audio:
                 return self.say("no_audio")
-            note = (self.evidence.speech_note or "").lower()
-            if any(word in note for word in _UNREADABLE):
+            if self.evidence.speech_note is SpeechNote.UNREADABLE_AUDIO:
                 return self.say("unreadable_audio")
             return self.say("no_speech")
         share = speech_share(self.evidence)

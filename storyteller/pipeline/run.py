@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from storyteller.config import Settings
@@ -52,6 +52,12 @@ class OverallProgress:
         self.report(min(1.0, overall), stage)
 
 
+def _timed(work: Callable[..., object], *args: object) -> float:
+    started = time.perf_counter()
+    work(*args)
+    return time.perf_counter() - started
+
+
 def _run_stage(stage: Stage, ctx: Context, timings: dict[str, float]) -> None:
     started = time.perf_counter()
     try:
@@ -85,14 +91,36 @@ def gather_evidence(
     ctx = Context(path=path, settings=settings, progress=progress, name=name or path.name)
     timings: dict[str, float] = {"hash": round(time.perf_counter() - started, 3)}
     _run_stage(ProbeStage(), ctx, timings)
-    # Speech runs on its own thread beside the picture stages: Whisper and the video
-    # decoder both release the GIL, so the two use the cores together.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech") as pool:
-        speech = pool.submit(_run_stage, SpeechStage(), ctx, timings)
+    # Speech runs on its own thread beside the picture stages, and on-screen text is
+    # read on a third as each scene is closed by the scene pass: Whisper, the decoder
+    # and onnxruntime all release the GIL, so the cores stay busy to the end.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech") as speech_pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="text") as text_pool,
+    ):
+        speech = speech_pool.submit(_run_stage, SpeechStage(), ctx, timings)
+        text = ScreenTextStage()
+        reading: list[Future[float]] = []
         try:
-            for stage in (SceneStage(), FaceStage(), ScreenTextStage(), LookStage()):
-                _run_stage(stage, ctx, timings)
+            scenes = SceneStage(
+                on_scene=lambda scene, _: reading.append(
+                    text_pool.submit(_timed, text.read_scene, ctx, scene)
+                )
+            )
+            _run_stage(scenes, ctx, timings)
+            _run_stage(FaceStage(), ctx, timings)
+            _run_stage(LookStage(), ctx, timings)
+            started_waiting = time.perf_counter()
+            try:
+                busy = sum(future.result() for future in reading)
+            except Exception as exc:
+                raise StageFailed(text.name, exc) from exc
+            text.finish(ctx)
+            timings["text"] = round(busy, 3)
+            timings["text_wait"] = round(time.perf_counter() - started_waiting, 3)
         finally:
+            for future in reading:
+                future.cancel()
             speech.result()
 
     assert ctx.media is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -73,22 +73,32 @@ class _KeyframePicker:
         if self.best is None or (not early and c.score > self.best.score):
             self.best = c
 
-    def cut(self, at: float) -> _Candidate | None:
-        """Close the scene ending at `at`: its keyframe; later frames go to the next scene."""
+    def keyframe_before(self, at: float) -> _Candidate | None:
+        """The best frame of the scene that ends at `at`."""
         for c in [c for c in self.recent if c.time < at]:
             self._consider(c)
-        chosen = self.best
+        return self.best
+
+    def start_scene(self, at: float) -> None:
+        """A new scene starts at `at`: frames from it on belong to it."""
         self.recent = [c for c in self.recent if c.time >= at]
         self.best, self.scene_start = None, at
-        return chosen
+
+
+# Told of each scene as soon as it is closed, with its upright RGB keyframe.
+SceneListener = Callable[[Scene, np.ndarray], None]
 
 
 class SceneStage:
     """Decodes the video once: PySceneDetect's adaptive content detector on small frames
     finds the hard cuts; each scene keeps its best frame as keyframe; small samples go
-    to the look stage."""
+    to the look stage. `on_scene` hears of each scene while the pass goes on, so later
+    work on a scene can start before the whole video is decoded."""
 
     name = "scenes"
+
+    def __init__(self, on_scene: SceneListener | None = None) -> None:
+        self.on_scene = on_scene
 
     def run(self, ctx: Context) -> None:
         assert ctx.media is not None, "the probe stage runs first"
@@ -101,21 +111,39 @@ class SceneStage:
             adaptive_threshold=ctx.settings.scene_threshold, min_scene_len=MIN_SCENE_S
         )
         analyse_gap = 1.0 / ANALYSIS_FPS - 0.5 / float(fps)
-        next_analysis = 0.0
         sample_every = max(SAMPLE_EVERY_S, media.duration_s / MAX_SAMPLES)
         picker = _KeyframePicker()
-        cuts: list[float] = []
-        keyframes: list[_Candidate | None] = []
+        last_frame: av.VideoFrame | None = None
+        last_time = 0.0
+
+        def emit(end: float, chosen: _Candidate | None) -> None:
+            start = picker.scene_start
+            if chosen is None:  # no frame was sampled in a very short scene
+                if last_frame is None:
+                    return
+                chosen = _Candidate(last_time, 0.0, last_frame)
+            index = len(ctx.scenes)
+            scene = Scene(
+                index=index,
+                start_s=round(start, 3),
+                end_s=round(end, 3),
+                keyframe_s=round(chosen.time, 3),
+            )
+            # Converted now, so the decoded frame goes back to the decoder's pool.
+            keyframe = upright(chosen.frame.to_ndarray(format="rgb24"), media.rotation)
+            ctx.scenes.append(scene)
+            ctx.keyframes[index] = keyframe
+            if self.on_scene is not None:
+                self.on_scene(scene, keyframe)
 
         def close_scene(cut_s: float) -> None:
             if cut_s - picker.scene_start >= MIN_SCENE_S * 0.5:
-                cuts.append(cut_s)
-                keyframes.append(picker.cut(cut_s))
+                chosen = picker.keyframe_before(cut_s)
+                emit(cut_s, chosen)
+                picker.start_scene(cut_s)
 
-        next_sample = next_report = 0.0
-        last_time = 0.0
+        next_sample = next_report = next_analysis = 0.0
         first_time: float | None = None
-        last_frame: av.VideoFrame | None = None
         with open_video(ctx.path) as container:
             stream = container.streams.video[0]
             if float(fps) >= MIN_FPS_TO_SKIP:
@@ -160,21 +188,5 @@ class SceneStage:
 
         end = last_time + 1.0 / float(fps)
         media.duration_s = round(min(media.duration_s, end) if media.duration_s else end, 3)
-        keyframes.append(picker.cut(media.duration_s + 1.0))
-        bounds = [0.0, *cuts, media.duration_s]
-        for index, (start, stop) in enumerate(itertools.pairwise(bounds)):
-            chosen = keyframes[index] or (
-                _Candidate(last_time, 0.0, last_frame) if last_frame is not None else None
-            )
-            if chosen is None:
-                continue
-            ctx.scenes.append(
-                Scene(
-                    index=index,
-                    start_s=round(start, 3),
-                    end_s=round(stop, 3),
-                    keyframe_s=round(chosen.time, 3),
-                )
-            )
-            ctx.keyframes[index] = upright(chosen.frame.to_ndarray(format="rgb24"), media.rotation)
+        emit(media.duration_s, picker.keyframe_before(media.duration_s + 1.0))
         ctx.progress(self.name, 1.0)

@@ -211,35 +211,52 @@ def _scaled(image: np.ndarray, width: int) -> np.ndarray:
 
 
 class ScreenTextStage:
-    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen."""
+    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen.
+
+    `run` reads every scene; the pipeline instead calls `read_scene` for each scene as
+    the scene pass closes it (on another thread), then `finish`."""
 
     name = "text"
 
+    def __init__(self) -> None:
+        self.collector: ScreenTextCollector | None = None
+        self.frames_read = 0
+
     def run(self, ctx: Context) -> None:
-        settings = ctx.settings
-        threads = ocr_threads(settings.speech_threads)
-        collector = ScreenTextCollector(settings.ocr_min_confidence)
-        plan = [(s, frame_times(s, settings.ocr_frames_per_scene)) for s in ctx.scenes]
-        total = sum(len(times) for _, times in plan) or 1
-        done = 0
         ctx.progress(self.name, 0.0)
-        for scene, times in plan:
-            keyframe = ctx.keyframes.get(scene.index)
-            wanted = [t for t in times if keyframe is None or t != scene.keyframe_s]
-            frames = read_frames(ctx.path, wanted, width=OCR_WIDTH) if wanted else []
-            if keyframe is not None:
-                frames.append((scene.keyframe_s, _scaled(keyframe, OCR_WIDTH)))
-            last: tuple[np.ndarray, list[tuple[str, float]]] | None = None
-            for time_s, image in sorted(frames, key=lambda f: f[0]):
-                small = thumbnail(image)
-                if last is not None and same_picture(last[0], small):
-                    lines = last[1]
-                else:
-                    lines = read_lines(image, threads)
-                    last = (small, lines)
-                for text, confidence in lines:
-                    collector.add(time_s, text, confidence)
-                done += 1
-                ctx.progress(self.name, done / total)
-        ctx.on_screen_text = collector.result()
+        for scene in ctx.scenes:
+            self.read_scene(ctx, scene)
+        self.finish(ctx)
+
+    def read_scene(self, ctx: Context, scene: Scene) -> None:
+        settings = ctx.settings
+        if self.collector is None:
+            self.collector = ScreenTextCollector(settings.ocr_min_confidence)
+        threads = ocr_threads(settings.speech_threads)
+        times = frame_times(scene, settings.ocr_frames_per_scene)
+        keyframe = ctx.keyframes.get(scene.index)
+        wanted = [t for t in times if keyframe is None or t != scene.keyframe_s]
+        frames = read_frames(ctx.path, wanted, width=OCR_WIDTH) if wanted else []
+        if keyframe is not None:
+            frames.append((scene.keyframe_s, _scaled(keyframe, OCR_WIDTH)))
+        last: tuple[np.ndarray, list[tuple[str, float]]] | None = None
+        duration = ctx.media.duration_s if ctx.media else 0.0
+        for done, (time_s, image) in enumerate(sorted(frames, key=lambda f: f[0]), start=1):
+            small = thumbnail(image)
+            if last is not None and same_picture(last[0], small):
+                lines = last[1]
+            else:
+                lines = read_lines(image, threads)
+                last = (small, lines)
+            for text, confidence in lines:
+                self.collector.add(time_s, text, confidence)
+            self.frames_read += 1
+            if duration:  # the share of the video read so far
+                through = (scene.start_s + scene.duration_s * done / len(frames)) / duration
+            else:
+                through = (scene.index + done / len(frames)) / max(1, len(ctx.scenes))
+            ctx.progress(self.name, min(0.99, through))
+
+    def finish(self, ctx: Context) -> None:
+        ctx.on_screen_text = self.collector.result() if self.collector else []
         ctx.progress(self.name, 1.0)

@@ -52,7 +52,9 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
         "print(p.stdout, end='');"
         "sys.exit(p.returncode)"
     )
-    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env
+    )
     if out.returncode not in (0, 1):  # `tell` exits 1 when a video failed: reported below
         raise SystemExit(f"{cmd[0]} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     first, _, rest = out.stdout.partition("\n")
@@ -76,17 +78,43 @@ def bench_clip(seconds: int, workdir: Path) -> list[dict[str, object]]:
     base_s, base_cpu, base_rss, _ = _run([sys.executable, "-c", BASELINE, str(clip)], env)
     timings = line["evidence"]["timings"]
     return [
-        {"clip": f"{seconds}s 1280x720", "run": "storyteller tell", "seconds": cold_s, "cpu": cold_cpu, "peak_mb": cold_rss,
-         "x_realtime": cold_s / seconds, "vs_baseline": cold_s / base_s, "timings": timings},
-        {"clip": f"{seconds}s 1280x720", "run": "tell, evidence cached", "seconds": cached_s, "cpu": cached_cpu, "peak_mb": None,
-         "x_realtime": cached_s / seconds, "vs_baseline": cached_s / base_s, "timings": {}},
-        {"clip": f"{seconds}s 1280x720", "run": "baseline", "seconds": base_s, "cpu": base_cpu, "peak_mb": base_rss,
-         "x_realtime": base_s / seconds, "vs_baseline": 1.0, "timings": {}},
+        {
+            "clip": f"{seconds}s 1280x720",
+            "run": "storyteller tell",
+            "seconds": cold_s,
+            "cpu": cold_cpu,
+            "peak_mb": cold_rss,
+            "x_realtime": cold_s / seconds,
+            "vs_baseline": cold_s / base_s,
+            "timings": timings,
+        },
+        {
+            "clip": f"{seconds}s 1280x720",
+            "run": "tell, evidence cached",
+            "seconds": cached_s,
+            "cpu": cached_cpu,
+            "peak_mb": None,
+            "x_realtime": cached_s / seconds,
+            "vs_baseline": cached_s / base_s,
+            "timings": {},
+        },
+        {
+            "clip": f"{seconds}s 1280x720",
+            "run": "baseline",
+            "seconds": base_s,
+            "cpu": base_cpu,
+            "peak_mb": base_rss,
+            "x_realtime": base_s / seconds,
+            "vs_baseline": 1.0,
+            "timings": {},
+        },
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--long", action="store_true", help="also run the 10-minute clip")
     parser.add_argument("--workdir", type=Path, default=None, help="keep clips here between runs")
     args = parser.parse_args()
@@ -95,8 +123,10 @@ def main() -> None:
     rows = bench_clip(60, workdir)
     if args.long:
         rows += bench_clip(600, workdir)
-    print(f"# pipeline benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"# pipeline benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print()
     print("| clip | run | seconds | CPU seconds | x real time | vs baseline | peak MB |")
     print("|---|---|---:|---:|---:|---:|---:|")

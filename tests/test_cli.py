@@ -47,13 +47,17 @@ def test_tell_json_gives_a_valid_grounded_story(speech_clip: Clip, env: dict[str
     assert line["date"] in line["story"] or line["date"][:4] in line["story"]
 
 
-def test_one_broken_file_fails_alone(speech_clip: Clip, bad_inputs: dict[str, Path], env: dict[str, str]) -> None:
+def test_one_broken_file_fails_alone(
+    speech_clip: Clip, bad_inputs: dict[str, Path], env: dict[str, str]
+) -> None:
     files = [str(bad_inputs["text"]), str(speech_clip.path), str(bad_inputs["audio_only"])]
     result = runner.invoke(app, ["tell", "--json", *files], env=env)
     assert result.exit_code == 1
     text, good, audio = lines(result.stdout)
     assert good["status"] == "completed"
-    assert text["status"] == "failed" and text["error"] == "text.mp4 is not a video: it is a text file"
+    assert (
+        text["status"] == "failed" and text["error"] == "text.mp4 is not a video: it is a text file"
+    )
     assert audio["status"] == "failed" and "only sound" in audio["error"]
     assert text["story"] is None
 
@@ -70,14 +74,19 @@ def test_plain_output_separates_stories_with_a_rule(
 def test_seed_asks_for_another_version(speech_clip: Clip, env: dict[str, str]) -> None:
     one = lines(runner.invoke(app, ["tell", "--json", str(speech_clip.path)], env=env).stdout)[0]
     same = lines(runner.invoke(app, ["tell", "--json", str(speech_clip.path)], env=env).stdout)[0]
-    other = lines(runner.invoke(app, ["tell", "--json", "--seed", "7", str(speech_clip.path)], env=env).stdout)[0]
+    other = lines(
+        runner.invoke(app, ["tell", "--json", "--seed", "7", str(speech_clip.path)], env=env).stdout
+    )[0]
     assert one["story"] == same["story"]
     assert one["story"] != other["story"]
 
 
 def test_usage_errors_exit_2(tmp_path: Path, speech_clip: Clip, env: dict[str, str]) -> None:
     assert runner.invoke(app, ["tell", str(tmp_path / "missing.mp4")], env=env).exit_code == 2
-    assert runner.invoke(app, ["tell", "--teller", "nope", str(speech_clip.path)], env=env).exit_code == 2
+    assert (
+        runner.invoke(app, ["tell", "--teller", "nope", str(speech_clip.path)], env=env).exit_code
+        == 2
+    )
     bad_setting = {**env, "STORYTELLER_STORY_YEARS": "twenty"}
     result = runner.invoke(app, ["tell", str(speech_clip.path)], env=bad_setting)
     assert result.exit_code == 2

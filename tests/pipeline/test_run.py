@@ -80,7 +80,9 @@ def test_no_sound_track_is_noted_not_failed(silent_clip: Clip, settings: Setting
 
 
 @pytest.mark.parametrize("kind", ["empty", "text", "image", "audio_only", "garbage", "no_moov"])
-def test_bad_inputs_are_refused_with_a_reason(kind: str, bad_inputs: dict[str, Path], settings: Settings) -> None:
+def test_bad_inputs_are_refused_with_a_reason(
+    kind: str, bad_inputs: dict[str, Path], settings: Settings
+) -> None:
     with pytest.raises(VideoRejected) as refused:
         gather_evidence(bad_inputs[kind], settings)
     assert refused.value.reason.startswith(bad_inputs[kind].name)
@@ -89,7 +91,13 @@ def test_bad_inputs_are_refused_with_a_reason(kind: str, bad_inputs: dict[str, P
 def test_overall_progress_only_moves_forward() -> None:
     seen: list[float] = []
     overall = OverallProgress(lambda fraction, stage: seen.append(fraction))
-    for stage, fraction in [("probe", 1.0), ("speech", 0.5), ("scenes", 0.5), ("speech", 0.2), ("scenes", 1.0)]:
+    for stage, fraction in [
+        ("probe", 1.0),
+        ("speech", 0.5),
+        ("scenes", 0.5),
+        ("speech", 0.2),
+        ("scenes", 1.0),
+    ]:
         overall(stage, fraction)
     assert seen == sorted(seen)
     assert 0 < seen[-1] < 1

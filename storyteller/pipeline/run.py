@@ -9,8 +9,8 @@ from pathlib import Path
 
 from storyteller.config import Settings
 from storyteller.pipeline.cache import EvidenceCache, content_hash
-from storyteller.pipeline.evidence import Evidence
-from storyteller.pipeline.faces import FaceStage
+from storyteller.pipeline.evidence import Evidence, Scene
+from storyteller.pipeline.faces import count_faces
 from storyteller.pipeline.look import LookStage
 from storyteller.pipeline.probe import ProbeStage
 from storyteller.pipeline.scenes import SceneStage
@@ -52,12 +52,6 @@ class OverallProgress:
         self.report(min(1.0, overall), stage)
 
 
-def _timed(work: Callable[..., object], *args: object) -> float:
-    started = time.perf_counter()
-    work(*args)
-    return time.perf_counter() - started
-
-
 def _run_stage(stage: Stage, ctx: Context, timings: dict[str, float]) -> None:
     started = time.perf_counter()
     try:
@@ -91,42 +85,51 @@ def gather_evidence(
     ctx = Context(path=path, settings=settings, progress=progress, name=name or path.name)
     timings: dict[str, float] = {"hash": round(time.perf_counter() - started, 3)}
     _run_stage(ProbeStage(), ctx, timings)
-    # Speech runs on its own thread beside the picture stages, and on-screen text is
-    # read on a third as each scene is closed by the scene pass: Whisper, the decoder
-    # and onnxruntime all release the GIL, so the cores stay busy to the end.
+    # Speech runs on its own thread beside the picture stages, and each scene is
+    # finished (on-screen text, faces, keyframe file) on a third as soon as the scene
+    # pass closes it: Whisper, the decoder and onnxruntime all release the GIL, so the
+    # cores stay busy to the end, and a scene's full-size picture is let go once done.
+    text = ScreenTextStage()
+
+    def finish_scene(scene: Scene) -> tuple[float, float]:
+        keyframe = ctx.keyframes[scene.index]
+        started = time.perf_counter()
+        text.read_scene(ctx, scene)
+        read = time.perf_counter()
+        scene.faces = count_faces(keyframe)
+        if ctx.media and ctx.media.duration_s:
+            ctx.progress("faces", min(1.0, scene.end_s / ctx.media.duration_s))
+        scene.keyframe = cache.save_keyframe(digest, scene.index, keyframe)
+        del ctx.keyframes[scene.index]
+        return read - started, time.perf_counter() - read
+
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech") as speech_pool,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="text") as text_pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene") as scene_pool,
     ):
         speech = speech_pool.submit(_run_stage, SpeechStage(), ctx, timings)
-        text = ScreenTextStage()
-        reading: list[Future[float]] = []
+        finishing: list[Future[tuple[float, float]]] = []
         try:
             scenes = SceneStage(
-                on_scene=lambda scene, _: reading.append(
-                    text_pool.submit(_timed, text.read_scene, ctx, scene)
-                )
+                on_scene=lambda scene, _: finishing.append(scene_pool.submit(finish_scene, scene))
             )
             _run_stage(scenes, ctx, timings)
-            _run_stage(FaceStage(), ctx, timings)
             _run_stage(LookStage(), ctx, timings)
             started_waiting = time.perf_counter()
             try:
-                busy = sum(future.result() for future in reading)
+                spent = [future.result() for future in finishing]
             except Exception as exc:
                 raise StageFailed(text.name, exc) from exc
             text.finish(ctx)
-            timings["text"] = round(busy, 3)
-            timings["text_wait"] = round(time.perf_counter() - started_waiting, 3)
+            timings["text"] = round(sum(t for t, _ in spent), 3)
+            timings["faces"] = round(sum(f for _, f in spent), 3)
+            timings["scene_wait"] = round(time.perf_counter() - started_waiting, 3)
         finally:
-            for future in reading:
+            for future in finishing:
                 future.cancel()
             speech.result()
 
     assert ctx.media is not None
-    for scene in ctx.scenes:
-        if scene.index in ctx.keyframes:
-            scene.keyframe = cache.save_keyframe(digest, scene.index, ctx.keyframes[scene.index])
     timings["total"] = round(time.perf_counter() - started, 3)
     evidence = Evidence(
         content_hash=digest,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import av
@@ -25,6 +26,10 @@ UNREADABLE_AUDIO = SpeechNote.UNREADABLE_AUDIO
 # Whisper's own rule for "this window is silence", applied again to what it returned:
 # it thinks no one speaks and is unsure of the words it wrote.
 NO_SPEECH_PROB = 0.6
+# Sound is transcribed in windows of at most this long (memory), cut at a quiet moment
+# found in the last CUT_SEARCH_S seconds of each window.
+WINDOW_S = 120.0
+CUT_SEARCH_S = 15.0
 LOW_AVG_LOGPROB = -1.0
 # Text this repetitive ("the the the ...") is Whisper looping, not speech.
 MAX_COMPRESSION_RATIO = 2.4
@@ -107,6 +112,40 @@ def to_segment(segment: WhisperSegment, length: float, after: float = 0.0) -> Se
     return Segment(start=start, end=end, text=segment.text.strip(), words=words)
 
 
+def speech_windows(audio: np.ndarray, window_s: float | None = None) -> list[tuple[int, int]]:
+    """Sample ranges of at most `window_s` seconds covering the sound track, each cut at
+    the quietest half second near its end, so no word is split between two windows.
+
+    Whisper works on 30-second pieces anyway, but faster-whisper computes the features
+    of all it is given at once: for ten minutes of sound that is over half a gigabyte."""
+    total = len(audio)
+    limit = int((window_s or WINDOW_S) * SAMPLE_RATE)
+    if total <= limit:
+        return [(0, total)]
+    step = SAMPLE_RATE // 2
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while total - start > limit:
+        search_from = start + limit - int(CUT_SEARCH_S * SAMPLE_RATE)
+        candidates = range(search_from, start + limit - step + 1, step)
+        quietest = min(candidates, key=lambda at: float(np.square(audio[at : at + step]).mean()))
+        cut = quietest + step // 2
+        windows.append((start, cut))
+        start = cut
+    windows.append((start, total))
+    return windows
+
+
+def shifted(piece: WhisperSegment, offset: float) -> WhisperSegment:
+    """A segment of a window moved to its place in the whole sound track."""
+    if not offset:
+        return piece
+    words = [replace(w, start=w.start + offset, end=w.end + offset) for w in piece.words or []]
+    return replace(
+        piece, start=piece.start + offset, end=piece.end + offset, words=words or piece.words
+    )
+
+
 def decode_speech_audio(ctx: Context) -> np.ndarray:
     """The sound track as 16 kHz mono float32 samples."""
     from faster_whisper import decode_audio  # imported here: heavy, and speech may be skipped
@@ -143,20 +182,27 @@ class SpeechStage:
         model = load_whisper(settings)
         profile = PROFILES[settings.whisper_model]
         ctx.progress(self.name, 0.0)
-        pieces, info = model.transcribe(
-            audio,
-            # The English-only model knows no other language; base detects it.
-            language="en" if settings.whisper_model.endswith(".en") else None,
-            beam_size=profile.beam_size,
-            vad_filter=settings.whisper_vad,
-            word_timestamps=True,
-            condition_on_previous_text=False,  # one misheard window must not steer the next
-        )
+        # The English-only model knows no other language; base detects it once.
+        language: str | None = "en" if settings.whisper_model.endswith(".en") else None
         heard: list[WhisperSegment] = []
-        for piece in pieces:  # decoding happens while iterating: report as it goes
-            heard.append(piece)
-            ctx.progress(self.name, min(1.0, piece.end / length))
+        info = None
+        for start, stop in speech_windows(audio):
+            pieces, window_info = model.transcribe(
+                audio[start:stop],
+                language=language,
+                beam_size=profile.beam_size,
+                vad_filter=settings.whisper_vad,
+                word_timestamps=True,
+                condition_on_previous_text=False,  # one misheard window must not steer the next
+            )
+            info = info or window_info
+            language = language or window_info.language
+            offset = start / SAMPLE_RATE
+            for piece in pieces:  # decoding happens while iterating: report as it goes
+                heard.append(shifted(piece, offset))
+                ctx.progress(self.name, min(1.0, heard[-1].end / length))
         ctx.progress(self.name, 1.0)
+        assert info is not None
 
         segments: list[Segment] = []
         for piece in keep_heard(heard):

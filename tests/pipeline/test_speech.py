@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jiwer
+import numpy as np
 import pytest
 
 from storyteller.config import Settings
@@ -308,3 +309,37 @@ def test_a_minute_of_speech_in_a_fraction_of_real_time(
     error = word_error_rate(benchmark_clip.transcript, ctx.transcript.text)
     assert rtf < max_rtf, f"{model}: {rtf:.3f} of real time"
     assert error < max_wer, f"{model}: WER {error:.3f}"
+
+
+def test_long_sound_is_cut_into_windows_at_quiet_moments() -> None:
+    rate = speech_module.SAMPLE_RATE
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal(rate * 300) * 0.3).astype(np.float32)  # five minutes of noise
+    for quiet_at in (110, 225):  # two pauses of a second, where cuts belong
+        audio[quiet_at * rate : (quiet_at + 1) * rate] = 0.0
+    windows = speech_module.speech_windows(audio, window_s=120.0)
+    assert windows[0][0] == 0 and windows[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(stop - start <= 120 * rate for start, stop in windows)
+    cuts = [start / rate for start, _ in windows[1:]]
+    assert cuts == pytest.approx([110.5, 225.5], abs=0.5)
+    assert speech_module.speech_windows(audio[: rate * 60]) == [(0, rate * 60)]
+
+
+def test_windows_keep_the_words_and_their_times(
+    speech_clip: Clip, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = listen(speech_clip, settings).transcript
+    # Windows of four seconds split the two sentences: times must come out as before.
+    monkeypatch.setattr(speech_module, "WINDOW_S", 4.0)
+    monkeypatch.setattr(speech_module, "CUT_SEARCH_S", 2.0)
+    audio = speech_module.decode_speech_audio(Context(path=speech_clip.path, settings=settings))
+    assert len(speech_module.speech_windows(audio)) >= 2
+    windowed = listen(speech_clip, settings).transcript
+    assert whole is not None and windowed is not None
+    assert word_error_rate(whole.text, windowed.text) < 0.2
+    check_times(windowed, speech_clip.duration)
+    marathon = [w for s in windowed.segments for w in s.words if "marathon" in w.text.lower()]
+    library = [w for s in windowed.segments for w in s.words if "library" in w.text.lower()]
+    assert marathon and library
+    assert marathon[0].start < speech_clip.speech_spans[0][2] < library[0].start

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.media import make_benchmark_clip  # noqa: E402
+from tests.media import build_benchmark_clip, word_error_rate  # noqa: E402
 
 BASELINE = r"""
 import sys, time
@@ -62,10 +62,14 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
     return float(wall), float(cpu), int(rss), rest
 
 
+QUALITY: list[dict[str, object]] = []
+
+
 def bench_clip(seconds: int, workdir: Path) -> list[dict[str, object]]:
-    clip = workdir / f"clip-{seconds}s.mp4"
-    if not clip.exists():
-        make_benchmark_clip(clip, seconds=seconds, size=(1280, 720))
+    facts = build_benchmark_clip(
+        workdir / f"clip-{seconds}s.mp4", seconds=seconds, size=(1280, 720)
+    )
+    clip = facts.path
     data = workdir / f"data-{seconds}"
     shutil.rmtree(data, ignore_errors=True)  # the first run must not find cached evidence
     env = {**os.environ, "STORYTELLER_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
@@ -77,6 +81,19 @@ def bench_clip(seconds: int, workdir: Path) -> list[dict[str, object]]:
     cached_s, cached_cpu, _, _ = _run(tell, env)
     base_s, base_cpu, base_rss, _ = _run([sys.executable, "-c", BASELINE, str(clip)], env)
     timings = line["evidence"]["timings"]
+    found = [scene["start_s"] for scene in line["evidence"]["scenes"][1:]]
+    QUALITY.append(
+        {
+            "clip": f"{seconds}s",
+            "cuts": f"{len(found)} of {len(facts.cut_times)}",
+            "worst_cut_error_s": max(
+                (min(abs(f - c) for f in found) for c in facts.cut_times), default=0.0
+            )
+            if found
+            else float("nan"),
+            "wer": word_error_rate(facts.transcript, line["evidence"]["transcript"]),
+        }
+    )
     return [
         {
             "clip": f"{seconds}s 1280x720",
@@ -136,6 +153,13 @@ def main() -> None:
             f"| {r['clip']} | {r['run']} | {r['seconds']:.2f} | {r['cpu']:.2f} | {r['x_realtime']:.3f} "
             f"| {r['vs_baseline']:.2f} | {peak} |"
         )
+    print()
+    print("What the evidence holds against what the clip was made to show:")
+    print()
+    print("| clip | cuts found | worst cut error (s) | word error rate (tiny.en) |")
+    print("|---|---|---:|---:|")
+    for q in QUALITY:
+        print(f"| {q['clip']} | {q['cuts']} | {q['worst_cut_error_s']:.3f} | {q['wer']:.3f} |")
     print()
     print("Seconds per stage inside `tell` (speech runs beside the picture stages):")
     print()

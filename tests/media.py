@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -915,8 +916,10 @@ def build_clip(
     rotation: int = 0,
     speech_start_s: float = 0.3,
     preset: str = "veryfast",
+    reuse: bool = False,
 ) -> Clip:
-    """make_clip, returning the clip's expected facts along with its path."""
+    """make_clip, returning the clip's expected facts along with its path; with `reuse`,
+    a file already at `path` is taken as made (benchmarks keep their clips)."""
     clip = Clip(
         path=Path(path),
         scenes=tuple(scenes),
@@ -928,6 +931,8 @@ def build_clip(
         rotation=rotation,
         speech_start_s=speech_start_s,
     )
+    if reuse and clip.path.exists():
+        return clip
     make_clip(
         clip.path,
         clip.scenes,
@@ -982,6 +987,7 @@ def build_benchmark_clip(
     size: Size = (1280, 720),
     fps: int = 25,
     preset: str | None = None,
+    reuse: bool = False,
 ) -> Clip:
     """The benchmark clip with its facts (60 s: 8 scenes, the passage, one caption).
 
@@ -995,6 +1001,7 @@ def build_benchmark_clip(
         fps=fps,
         speech=benchmark_speech(seconds),
         preset=preset,
+        reuse=reuse,
     )
 
 
@@ -1052,3 +1059,31 @@ def make_bad_inputs(folder: Path) -> dict[str, Path]:
     bad["garbage"].write_bytes(np.random.default_rng([SEED, 5]).bytes(64 * 1024))
     shutil.rmtree(work)
     return bad
+
+
+# --------------------------------------------------------------------------- word error rate
+
+NUMBERS = {
+    "9": "nine",
+    "2": "two",
+    "11": "eleven",
+    "6": "six",
+    "200": "two hundred",
+    "4000": "four thousand",
+    "4,000": "four thousand",
+}
+
+
+def words(text: str) -> str:
+    """Lower-case words, numbers spelled out, no punctuation: what WER should compare."""
+    text = text.lower().replace("9:00", "nine o'clock").replace("9 o'clock", "nine o'clock")
+    tokens = re.findall(r"[a-z0-9',]+", text)
+    spelled = [NUMBERS.get(t.strip(","), t.strip(",")) for t in tokens]
+    return " ".join(t for t in spelled if t.strip("'"))
+
+
+def word_error_rate(truth: str, heard: str) -> float:
+    """Share of words misheard (jiwer), after spelling numbers out on both sides."""
+    import jiwer
+
+    return float(jiwer.wer(words(truth), words(heard)))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jiwer
 import numpy as np
 import pytest
 
@@ -30,36 +29,14 @@ from storyteller.pipeline.speech import (
 )
 from storyteller.pipeline.stage import Context
 from storyteller.pipeline.whisper_models import WhisperName
-from tests.media import Clip, SceneSpec
+from tests.media import Clip, SceneSpec, word_error_rate
 
 if TYPE_CHECKING:
     from faster_whisper.transcribe import Segment as WhisperSegment
     from faster_whisper.transcribe import Word as WhisperWord
 
+
 # Whisper writes small numbers as digits; the sentences spell them out.
-NUMBERS = {
-    "9": "nine",
-    "2": "two",
-    "11": "eleven",
-    "6": "six",
-    "200": "two hundred",
-    "4000": "four thousand",
-    "4,000": "four thousand",
-}
-
-
-def words(text: str) -> str:
-    """Lower-case words, numbers spelled out, no punctuation: what WER should compare."""
-    text = text.lower().replace("9:00", "nine o'clock").replace("9 o'clock", "nine o'clock")
-    tokens = re.findall(r"[a-z0-9',]+", text)
-    spelled = [NUMBERS.get(t.strip(","), t.strip(",")) for t in tokens]
-    return " ".join(t for t in spelled if t.strip("'"))
-
-
-def word_error_rate(truth: str, heard: str) -> float:
-    return float(jiwer.wer(words(truth), words(heard)))
-
-
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No model may come from the network: the hub is told so and sockets refuse to connect."""
@@ -319,7 +296,7 @@ def test_long_sound_is_cut_into_windows_at_quiet_moments() -> None:
         audio[quiet_at * rate : (quiet_at + 1) * rate] = 0.0
     windows = speech_module.speech_windows(audio, window_s=120.0)
     assert windows[0][0] == 0 and windows[-1][1] == len(audio)
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     assert all(stop - start <= 120 * rate for start, stop in windows)
     cuts = [start / rate for start, _ in windows[1:]]
     assert cuts == pytest.approx([110.5, 225.5], abs=0.5)

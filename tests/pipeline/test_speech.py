@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,19 +34,10 @@ if TYPE_CHECKING:
     from faster_whisper.transcribe import Segment as WhisperSegment
     from faster_whisper.transcribe import Word as WhisperWord
 
+pytestmark = pytest.mark.usefixtures("offline")
+
 
 # Whisper writes small numbers as digits; the sentences spell them out.
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No model may come from the network: the hub is told so and sockets refuse to connect."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a network connection was attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    yield
 
 
 def media_of(clip: Clip) -> MediaInfo:

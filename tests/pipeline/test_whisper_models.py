@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,18 +24,7 @@ from storyteller.pipeline.whisper_models import (
 
 MODEL_SIZE, MODEL_SHA256 = BASE_FILES["model.bin"]
 
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No model may come from the network: the hub is told so and sockets refuse to connect."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a network connection was attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    yield
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def sha256(path: Path) -> str:

@@ -1063,6 +1063,7 @@ def make_bad_inputs(folder: Path) -> dict[str, Path]:
 
 # --------------------------------------------------------------------------- word error rate
 
+# Whisper writes small numbers as digits; the sentences spell them out.
 NUMBERS = {
     "9": "nine",
     "2": "two",

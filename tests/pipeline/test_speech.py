@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("offline")
 
 
-# Whisper writes small numbers as digits; the sentences spell them out.
-
-
 def media_of(clip: Clip) -> MediaInfo:
     """What the probe stage would say of a generated clip."""
     width, height = clip.display_size

@@ -58,6 +58,7 @@ def _progress_bar(label: str) -> Iterator[Progress]:
     if not sys.stderr.isatty():
         yield no_progress
         return
+    from rich.console import Console
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
 
@@ -65,7 +66,7 @@ def _progress_bar(label: str) -> Iterator[Progress]:
     with Bar(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
         TextColumn("{task.fields[stage]}"), TimeElapsedColumn(), transient=True,
-        console=None,
+        console=Console(stderr=True),
     ) as bar:  # fmt: skip
         task = bar.add_task(label, total=1.0, stage="")
 

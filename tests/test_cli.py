@@ -33,6 +33,7 @@ def test_tell_json_gives_a_valid_grounded_story(speech_clip: Clip, env: dict[str
     result = runner.invoke(app, ["tell", "--json", str(speech_clip.path)], env=env)
     assert result.exit_code == 0, result.output
     (line,) = lines(result.stdout)
+    assert result.stderr == "", "no progress bar when stderr is not a terminal"
     assert line["status"] == "completed" and line["error"] is None
     assert line["file"] == "speech.mp4"
     rules = StoryRules.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]

@@ -363,13 +363,13 @@ SENTENCES: dict[str, tuple[str, ...]] = {
         "Faces do not feature; none can be made out.",
     ),
     "people_some": (
-        "In its fullest frame, {people} can be seen.",
+        "In the busiest shot, {people} can be seen.",
         "{people} can be seen in the footage.",
         "The camera picks out {people}.",
         "{people} {be} seen face-on at some point.",
         "Among the shots, {people} {be} clearly in view.",
         "At one point, {people} {be} on camera.",
-        "At its fullest, the frame holds {people}.",
+        "{people} can be made out in the busiest shot.",
     ),
     # The scenes, in order.
     "single_shot": (

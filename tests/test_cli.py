@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,10 @@ def test_tell_json_gives_a_valid_grounded_story(speech_clip: Clip, env: dict[str
     assert len(evidence["scenes"]) == 3
     assert any("MARATHON" in text.upper() for text in evidence["on_screen_text"])
     assert line["date"] in line["story"] or line["date"][:4] in line["story"]
+    quotes = [q for paragraph in line["paragraphs"] for q in re.findall(r'"([^"]+)"', paragraph)]
+    assert quotes, "the speech is quoted"
+    for quote in quotes:
+        assert quote.rstrip(".,") in evidence["transcript"], f"{quote!r} was never said"
 
 
 def test_one_broken_file_fails_alone(

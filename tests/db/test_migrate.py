@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,39 @@ def test_plain_postgresql_urls_use_psycopg() -> None:
     assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert normalise_url("postgres://u@h/db").drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def _connect_in_child(url: str, start: Any, results: Any) -> None:
+    start.wait(timeout=30)
+    engine = write_engine(make_engine(url, single_connection=True))
+    try:
+        # a write, as a starting server's first act (migrating) is one
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS seen (pid INTEGER)")
+            connection.exec_driver_sql("INSERT INTO seen VALUES (1)")
+            time.sleep(0.1)  # a migration's write takes a while: others connect meanwhile
+            results.put(("ok", connection.exec_driver_sql("PRAGMA journal_mode").scalar()))
+    except Exception as exc:
+        results.put(("error", repr(exc)))
+    finally:
+        engine.dispose()
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_all_get_it_in_wal(tmp_path: Path) -> None:
+    # The switch to WAL is where two starting processes collide (SQLite skips its busy
+    # handler there); a few fresh files make the race all but certain to happen.
+    context = multiprocessing.get_context("fork")
+    for round_ in range(12):
+        url = f"sqlite:///{tmp_path / f'race-{round_}.db'}"
+        start, results = context.Event(), context.Queue()
+        children = [
+            context.Process(target=_connect_in_child, args=(url, start, results))
+            for _ in range(2)
+        ]
+        for child in children:
+            child.start()
+        start.set()
+        outcomes = [results.get(timeout=60) for _ in children]
+        for child in children:
+            child.join(timeout=30)
+        assert outcomes == [("ok", "wal")] * 2, f"round {round_}"

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-all bench lint format clean
+.PHONY: install browser run test test-all bench screenshots lint format clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,20 +16,31 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The page's tests drive Debian's Chromium (never a downloaded browser): install it when
+# it is missing (as root, as CI runs).
+browser:
+	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
+
 run: install
 	$(BIN)/storyteller serve
 
 # pytest exits 5 when it collects nothing: that means the suite is broken, so say so.
-test: install
+test: install browser
 	@$(BIN)/pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test-all: install
+test-all: install browser
 	@$(BIN)/pytest -q -m "slow or not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test-all: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 bench: install
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/service.py
+
+# The README's screenshots, taken by the page's tests in Chromium.
+screenshots: install browser
+	STORYTELLER_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web
 
 lint: install
 	$(BIN)/ruff check storyteller tests bench

@@ -6,13 +6,15 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import typer
 from pydantic import ValidationError
 
@@ -161,13 +163,267 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default: the PORT setting).")] = None,
 ) -> None:
-    """Start the web service."""
+    """Start the web service with its job engine (what `make run` calls)."""
+    import uvicorn
+
+    from storyteller.app import create_app
+
+    settings = _settings()
+    port = port or settings.port
     typer.echo(
-        "The web service arrives with its issue (the batch service). "
-        "Until then, use `storyteller tell FILE...`.",
+        f"Video Storyteller on http://{host}:{port} (API docs at /docs); "
+        f"data in {settings.data_dir}",
         err=True,
     )
-    raise typer.Exit(1)
+    # Live-update streams never end by themselves: on SIGTERM they get a few seconds,
+    # then they are closed and the engine stops (browsers reconnect to the next server).
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
+    )
+
+
+# --- against a running server -------------------------------------------------
+
+Server = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="The service's address (default: http://127.0.0.1:PORT).",
+        show_default=False,
+    ),
+]
+
+ENDED = ("completed", "failed")
+
+
+class _Client:
+    """The service's API as the commands use it: refusals and an unreachable server
+    become a message and an exit status, never a traceback."""
+
+    def __init__(self, server: str | None) -> None:
+
+        self.url = (server or f"http://127.0.0.1:{_settings().port}").rstrip("/")
+        # Uploads of large videos may take a while; only connecting has a short limit.
+        self.http = httpx.Client(
+            base_url=self.url, timeout=httpx.Timeout(300.0, connect=5.0), follow_redirects=True
+        )
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, **options: object) -> dict[str, Any]:
+
+        try:
+            answer = self.http.request(method, path, **options)  # type: ignore[arg-type]
+        except httpx.TransportError as exc:
+            typer.echo(
+                f"storyteller: cannot reach the server at {self.url} ({exc or type(exc).__name__}); "
+                "is it running? Start one with `storyteller serve` or give --server.",
+                err=True,
+            )
+            raise typer.Exit(2) from exc
+        try:
+            body = answer.json()
+        except ValueError:
+            body = {"error": answer.text.strip() or answer.reason_phrase}
+        if answer.status_code >= 400:
+            reason = body.get("error") if isinstance(body, dict) else None
+            typer.echo(
+                f"storyteller: {reason or answer.reason_phrase} ({answer.status_code})", err=True
+            )
+            raise typer.Exit(1)
+        if not isinstance(body, dict):
+            typer.echo(f"storyteller: {self.url} does not answer as Video Storyteller", err=True)
+            raise typer.Exit(1)
+        return body
+
+
+def _video_line(video: dict[str, Any]) -> str:
+    status = video.get("statusDetail") or video["status"]
+    name = video.get("originalName") or video.get("name")
+    line = f"  {video['id']}  {status:<10}  {name}"
+    if status == "processing" and video.get("stage"):
+        line += f"  ({video['stage']}, {round(100 * float(video.get('progress') or 0))}%)"
+    if video.get("error") and video["status"] == "failed":
+        line += f"  — {video['error']}"
+    return line
+
+
+def _print_job(job: dict[str, Any]) -> None:
+    ended = sum(video["status"] in ENDED for video in job["videos"])
+    typer.echo(f"job {job['id']}: {job['status']}, {ended} of {len(job['videos'])} videos ended")
+    for video in job["videos"]:
+        typer.echo(_video_line(video))
+
+
+def _print_stories(job: dict[str, Any]) -> None:
+    for index, video in enumerate(job["videos"]):
+        if index:
+            typer.echo(f"\n{RULE}\n")
+        if video["status"] == "completed" and video.get("story"):
+            typer.echo(video["story"])
+        else:
+            typer.echo(f"{video['originalName']}: failed: {video.get('error')}")
+
+
+def _wait_for(client: _Client, job_id: str, every: float) -> dict[str, Any]:
+    """Poll the job, as the original front end does, until every video has ended."""
+
+    last = ""
+    while True:
+        job = client.call("GET", f"/api/job/{job_id}")
+        ended = sum(video["status"] in ENDED for video in job["videos"])
+        note = f"{ended} of {len(job['videos'])} videos ended"
+        if note != last:
+            typer.echo(f"job {job_id}: {note}", err=True)
+            last = note
+        if ended == len(job["videos"]):
+            return job
+        time.sleep(every)
+
+
+@app.command()
+def submit(
+    files: Files,
+    server: Server = None,
+    priority: Annotated[
+        str | None, typer.Option(help="high, normal or low (default: normal).")
+    ] = None,
+    teller: Annotated[
+        str | None, typer.Option(help=f"Teller to write with: {', '.join(teller_names())}.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until every video has ended; print the stories.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the server's answer as JSON.")
+    ] = False,
+    every: Annotated[
+        float, typer.Option(min=0.1, help="With --wait, seconds between two looks.")
+    ] = 2.0,
+) -> None:
+    """Upload videos to a running service as one job and print its id and videos.
+
+    Exits 0 when every video was accepted (with --wait: completed).
+
+    Exits 1 when the server refused the upload or a video failed.
+
+    Exits 2 when the server is not reachable."""
+
+    form = {key: value for key, value in (("priority", priority), ("teller", teller)) if value}
+    with _Client(server) as client, ExitStack() as opened:
+        # Open files are streamed by httpx a chunk at a time, never read whole.
+        fields = [
+            (
+                "videos",
+                (path.name, opened.enter_context(path.open("rb")), "application/octet-stream"),
+            )
+            for path in files
+        ]
+        upload = client.call("POST", "/api/upload", files=fields, data=form)
+        if not wait:
+            if as_json:
+                typer.echo(json.dumps(upload, ensure_ascii=False))
+            else:
+                typer.echo(f"job {upload['jobId']}: {upload['message']}")
+                for video in upload["videos"]:
+                    typer.echo(_video_line(video))
+            failed = [video for video in upload["videos"] if video["status"] == "failed"]
+            raise typer.Exit(1 if failed else 0)
+        if not as_json:
+            typer.echo(f"job {upload['jobId']}: {upload['message']}", err=True)
+        job = _wait_for(client, upload["jobId"], every)
+    if as_json:
+        typer.echo(json.dumps(job, ensure_ascii=False))
+    else:
+        _print_stories(job)
+    failed = [video for video in job["videos"] if video["status"] != "completed"]
+    if failed and not as_json:
+        typer.echo(f"\n{len(failed)} of {len(job['videos'])} videos failed.", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def status(
+    job_id: Annotated[str, typer.Argument(help="The job id `submit` printed.", show_default=False)],
+    server: Server = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the server's answer as JSON.")
+    ] = False,
+    stories: Annotated[
+        bool, typer.Option("--stories", help="Print the stories written so far.")
+    ] = False,
+) -> None:
+    """Show a job on a running service: its state and each video's."""
+    with _Client(server) as client:
+        job = client.call("GET", f"/api/job/{job_id}")
+    if as_json:
+        typer.echo(json.dumps(job, ensure_ascii=False))
+    elif stories:
+        _print_stories(job)
+    else:
+        _print_job(job)
+
+
+@app.command()
+def estimate(
+    files: Files,
+    teller: Annotated[
+        str | None, typer.Option(help=f"Teller to price: {', '.join(teller_names())}.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The estimate as JSON.")] = False,
+) -> None:
+    """Tokens, dollars and time the videos would cost with a teller, before sending them."""
+    from storyteller.pipeline.probe import probe
+    from storyteller.pipeline.stage import Context
+    from storyteller.tellers.estimate import estimate_batch
+
+    settings = _settings()
+    teller = teller or settings.default_teller
+    if teller not in teller_names():
+        typer.echo(
+            f"storyteller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    lengths, refused = [], []
+    for path in files:
+        try:
+            lengths.append((path.name, probe(Context(path=path, settings=settings)).duration_s))
+        except VideoRejected as exc:
+            refused.append(exc.reason)
+    batch = estimate_batch(settings, teller, lengths)
+    if as_json:
+        typer.echo(json.dumps({
+            "teller": batch.teller, "model": batch.model, "tokens_in": batch.tokens_in,
+            "tokens_out": batch.tokens_out, "dollars": batch.dollars,
+            "expected_s": batch.expected_s, "refused": refused,
+            "videos": [video.__dict__ for video in batch.videos],
+        }))  # fmt: skip
+    else:
+        model = f" ({batch.model})" if batch.model else ""
+        for video in batch.videos:
+            cost = "?" if video.dollars is None else f"${video.dollars:.4f}"
+            typer.echo(
+                f"{video.name}: {video.duration_s:.0f} s, {video.tokens_in:,} tokens in, "
+                f"{video.tokens_out:,} out, {cost}"
+            )
+        total = (
+            "unknown (no price for this model)"
+            if batch.dollars is None
+            else f"${batch.dollars:.4f}"
+        )
+        typer.echo(
+            f"{len(batch.videos)} video{'' if len(batch.videos) == 1 else 's'} with "
+            f"{batch.teller}{model}: {batch.tokens_in:,} tokens in, "
+            f"{batch.tokens_out:,} out, {total}; about {batch.expected_s / 60:.1f} minutes"
+        )
+        for reason in refused:
+            typer.echo(f"not counted: {reason}", err=True)
+    raise typer.Exit(1 if refused else 0)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DISCLAIMER = "This story was written by AI from the video and is for entertainment only."
@@ -24,8 +24,7 @@ class Settings(BaseSettings):
 
     Our own settings carry the `STORYTELLER_` prefix; the names the original app
     used (`MAX_CONCURRENT_JOBS`, `VIDEO_MAX_SIZE_MB`, `PORT`, `GEMINI_API_KEY`) will be
-    accepted as they are, because that is where its users will look (they arrive with
-    the service and the AI tellers).
+    accepted as they are, because that is where its users will look.
     """
 
     model_config = SettingsConfigDict(
@@ -34,7 +33,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Folder for the evidence cache, keyframes and (later) uploads and the database.",
+        description="Folder for the database, the uploaded videos, the evidence cache and keyframes.",
     )
 
     database_url: str | None = Field(
@@ -78,6 +77,12 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="On SIGTERM, how long running videos may finish before they are requeued.",
+    )
+    tus_expiry_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A resumable (tus) upload untouched this long, or finished and never "
+        "turned into a batch, is deleted.",
     )
     cors_origins: list[str] = Field(
         default=["*"],
@@ -136,6 +141,91 @@ class Settings(BaseSettings):
         default=DEFAULT_DISCLAIMER, min_length=1, description="The last line of every story."
     )
     default_teller: str = Field(default="local", description="Teller used when none is named.")
+
+    # --- AI tellers ---------------------------------------------------------
+    gemini_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GEMINI_API_KEY", "STORYTELLER_GEMINI_API_KEY"),
+        description="Google Gemini API key; the gemini teller needs it.",
+    )
+    prices_file: Path | None = Field(
+        default=None,
+        description="JSON file of model prices (dollars per million tokens in and out) used to "
+        "cost AI stories; default: the one shipped with the package.",
+    )
+    gemini_model: str = Field(
+        default="gemini-2.5-flash",
+        min_length=1,
+        description="Gemini model the gemini teller asks (preview models get retired: "
+        "pick one that is listed).",
+    )
+    gemini_base_url: str | None = Field(
+        default=None,
+        description="Address of the Gemini API, for a proxy or a test server; default: Google's.",
+    )
+    gemini_media_resolution: Literal["low", "medium", "high"] = Field(
+        default="low",
+        description="Detail Gemini sees in each video frame; `low` costs about a quarter of "
+        "the tokens of `medium`.",
+    )
+    gemini_fps: float = Field(
+        default=1.0, gt=0, le=24, description="Frames per second of video Gemini looks at."
+    )
+    gemini_inline_max_mb: float = Field(
+        default=20.0,
+        ge=0,
+        description="Videos up to this size are sent inside the request; larger ones go "
+        "through the Files API.",
+    )
+    gemini_max_concurrency: int = Field(
+        default=4, ge=1, description="Most requests to Gemini at once, across this process."
+    )
+    gemini_requests_per_minute: int = Field(
+        default=60, ge=0, description="Most requests to Gemini a minute; 0 means no limit."
+    )
+    gemini_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest wait for one Gemini answer, and for an uploaded video to be ready.",
+    )
+    teller_max_retries: int = Field(
+        default=4,
+        ge=0,
+        description="Retries of a remote teller's request after a 429, 500, 503 or timeout.",
+    )
+
+    # --- openai-compatible teller -------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "STORYTELLER_OPENAI_API_KEY"),
+        description="API key of the OpenAI-compatible server; local servers need none.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Address of an OpenAI-compatible API (ending in /v1), such as Ollama's "
+        "http://localhost:11434/v1; default: OpenAI's.",
+    )
+    openai_model: str = Field(
+        default="gpt-4.1-mini",
+        min_length=1,
+        description="Model the openai teller asks; it must accept images.",
+    )
+    openai_timeout_s: float = Field(
+        default=120.0, gt=0, description="Longest wait for one answer of the openai teller."
+    )
+    openai_max_concurrency: int = Field(
+        default=4, ge=1, description="Most requests to the OpenAI-compatible server at once."
+    )
+    openai_requests_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Most requests to the OpenAI-compatible server a minute; 0 means no limit.",
+    )
+    openai_max_keyframes: int = Field(
+        default=8,
+        ge=0,
+        description="Most keyframes sent as images, spread over the video's shots.",
+    )
 
     @field_validator("story_years")
     @classmethod

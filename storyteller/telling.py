@@ -28,6 +28,9 @@ class Telling:
     evidence: Evidence | None = None
     error: str | None = None
     error_code: str | None = None
+    # Whether trying again may help: not for a file that is not a video, yes for a
+    # stage that broke or a teller that could not answer.
+    retryable: bool = False
     seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -93,9 +96,13 @@ def tell_video(
         rules = StoryRules.from_settings(settings)
         result.story = tell(teller, result.evidence, path, rules=rules, seed=seed)
         result.status = "completed"
-    except (VideoRejected, StageFailed, TellerError) as exc:
+    except VideoRejected as exc:
         result.error, result.error_code = exc.reason, exc.code
+    except (StageFailed, TellerError) as exc:
+        result.error, result.error_code = exc.reason, exc.code
+        result.retryable = exc.code != "unknown_teller"
     except (OSError, ValueError) as exc:
         result.error, result.error_code = f"{result.file}: {exc}", "unreadable"
+        result.retryable = True
     result.seconds = time.perf_counter() - started
     return result

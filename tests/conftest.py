@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from storyteller.config import Settings
 from tests.media import Clip, SceneSpec, build_benchmark_clip, build_clip, make_bad_inputs
+from tests.service.server import ServeProcess
 
 ClipFactory = Callable[..., Clip]
+
+# database_url, engine, session: on SQLite and PostgreSQL (see tests/databases.py).
+pytest_plugins = ["tests.databases"]
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +125,12 @@ def benchmark_clip(media_dir: Path) -> Clip:
 def settings(tmp_path: Path) -> Settings:
     """Settings that keep every file of the test in its own temporary folder."""
     return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServeProcess]:
+    """`storyteller serve` running on a fresh data folder (one video at a time), killed after."""
+    server = ServeProcess(tmp_path / "data", MAX_CONCURRENT_JOBS="1")
+    server.start()
+    yield server
+    server.kill()

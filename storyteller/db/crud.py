@@ -8,10 +8,12 @@ engine, on the same tables.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,6 +21,7 @@ from storyteller.db.models import (
     ENDED,
     Batch,
     BatchStatus,
+    ErrorCause,
     EvidenceRecord,
     Priority,
     Story,
@@ -41,6 +44,10 @@ class VideoCreate:
     content_hash: str
     storage_path: str
     seed: int = 0
+    # A file refused at upload (too large, not a video) still belongs to its batch, as a
+    # failed video with this reason, so the rest of the batch carries on beside it.
+    error: str | None = None
+    error_code: str | None = None
 
 
 # --- batches ---------------------------------------------------------------
@@ -69,7 +76,6 @@ def create_batch(
             size_bytes=video.size_bytes,
             content_hash=video.content_hash,
             storage_path=video.storage_path,
-            status=VideoStatus.PENDING,
             progress=0.0,
             attempts=0,
             max_attempts=max_attempts,
@@ -78,12 +84,27 @@ def create_batch(
             seed=video.seed,
             created_at=now,
             run_after=now,
+            **_refused(video, now),
         )
         for position, video in enumerate(videos)
     ]
     session.add(batch)
     session.flush()
+    if all(video.error for video in videos):
+        refresh_batch_status(session, batch_id=batch.id)
     return batch
+
+
+def _refused(video: VideoCreate, now: dt.datetime) -> dict[str, object]:
+    if video.error is None:
+        return {"status": VideoStatus.PENDING}
+    return {
+        "status": VideoStatus.FAILED,
+        "error": video.error,
+        "error_code": video.error_code or "refused",
+        "error_cause": ErrorCause.VIDEO,
+        "completed_at": now,
+    }
 
 
 def get_batch(session: Session, batch_id: str) -> Batch | None:
@@ -138,6 +159,54 @@ def delete_batch(session: Session, *, batch_id: str) -> list[str] | None:
         session.scalars(select(Video.storage_path).where(Video.storage_path.in_(paths)))
     )
     return sorted(paths - still_used)
+
+
+# The polled status page's two queries, built once (building a statement costs more
+# than running it on SQLite).
+_BATCH_STATUS = select(
+    Batch.id, Batch.status, Batch.created_at, Batch.completed_at, Batch.priority, Batch.teller
+).where(Batch.id == bindparam("batch_id"))
+_LATEST_VERSION = (
+    select(func.max(Story.version)).where(Story.video_id == Video.id).correlate(Video)
+).scalar_subquery()
+_VIDEO_STATUS_COLUMNS = (
+    select(
+        Video.id, Video.batch_id, Video.original_name, Video.status, Video.error,
+        Video.error_code, Video.created_at, Video.completed_at, Video.stage, Video.progress,
+        Video.attempts, Video.priority, Video.teller, Video.size_bytes,
+        Story.text.label("story_text"), Story.version.label("story_version"),
+    )
+    .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _LATEST_VERSION))
+)  # fmt: skip
+_VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.where(Video.batch_id == bindparam("batch_id")).order_by(
+    Video.position
+)
+_SOME_VIDEOS_STATUS = (
+    _VIDEO_STATUS_COLUMNS.add_columns(Batch.status.label("batch_status"))
+    .join(Batch, Batch.id == Video.batch_id)
+    .where(Video.id.in_(bindparam("video_ids", expanding=True)))
+)
+
+
+def batch_status_rows(session: Session, batch_id: str) -> tuple[Row[Any], list[Row[Any]]] | None:
+    """A batch and its videos (in upload order), each with its current story's text and
+    version: the page clients poll every few seconds, read in two indexed queries into
+    plain rows (building ORM objects would cost ten times the queries). None when there
+    is no such batch."""
+    connection = session.connection()
+    batch = connection.execute(_BATCH_STATUS, {"batch_id": batch_id}).one_or_none()
+    if batch is None:
+        return None
+    return batch, list(connection.execute(_VIDEOS_STATUS, {"batch_id": batch_id}))
+
+
+def video_status_rows(session: Session, video_ids: Iterable[str]) -> list[Row[Any]]:
+    """The rows of `batch_status_rows` for some videos, with their batch's status
+    (`batch_status`): what live updates send when those videos change."""
+    ids = list(video_ids)
+    if not ids:
+        return []
+    return list(session.connection().execute(_SOME_VIDEOS_STATUS, {"video_ids": ids}))
 
 
 # --- videos ----------------------------------------------------------------

@@ -15,10 +15,11 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 
@@ -29,11 +30,15 @@ MB = 1024 * 1024
 # Kept free on the disk: an upload that would eat into it is refused.
 DEFAULT_RESERVE_BYTES = 512 * MB
 # Bytes gathered from the stream before one write (one hop to a worker thread).
-WRITE_BUFFER_BYTES = 1 * MB
+WRITE_BUFFER_BYTES = 4 * MB
 # Free space is checked again after this many bytes are written.
 ROOM_CHECK_EVERY_BYTES = 32 * MB
 # Bytes of the start of the file kept for sniffing (see `storyteller.storage.sniff`).
 FIRST_BYTES = 512
+
+# Buffers at least this large are hashed on another thread while they are written.
+PARALLEL_HASH_BYTES = 256 * 1024
+_HASHER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-hash")
 
 PARTIAL_DIR = ".partial"
 PARTIAL_SUFFIX = ".part"
@@ -150,7 +155,7 @@ class UploadStore:
         is too full; in every failure, cancellation included, the partial file is
         deleted. The caller decides what to do with the rest of the stream.
         """
-        upload = _Upload(self, original_name, max_bytes, expected_size)
+        upload = PartialUpload(self, original_name, max_bytes, expected_size)
         try:
             buffer = bytearray()
             async for chunk in chunks:
@@ -166,6 +171,13 @@ class UploadStore:
             upload.abort()
             raise
 
+    def begin(
+        self, *, original_name: str, max_bytes: int, expected_size: int | None = None
+    ) -> PartialUpload:
+        """A file to write piece by piece, for a caller that is pushed the bytes (the
+        streaming multipart parser). Raises `TooLarge` or `NoRoom` at once when it can."""
+        return PartialUpload(self, original_name, max_bytes, expected_size)
+
     def save_chunks(
         self,
         chunks: Iterable[bytes],
@@ -175,7 +187,7 @@ class UploadStore:
         expected_size: int | None = None,
     ) -> StoredFile:
         """`save_stream` for synchronous callers (the command line)."""
-        upload = _Upload(self, original_name, max_bytes, expected_size)
+        upload = PartialUpload(self, original_name, max_bytes, expected_size)
         try:
             for chunk in chunks:
                 upload.accept(len(chunk))
@@ -189,6 +201,34 @@ class UploadStore:
         """Store what an open binary file holds, read a buffer at a time."""
         chunks = iter(lambda: source.read(self.write_buffer_bytes), b"")
         return self.save_chunks(chunks, original_name=original_name, max_bytes=max_bytes)
+
+    def adopt(self, path: Path, *, original_name: str, sha256: str | None = None) -> StoredFile:
+        """Move a finished file that is already on the store's disk (a resumable upload)
+        into the store under its content hash. `sha256` is the hash its writer computed;
+        without it the file is read once to hash it. Blocking: call it from a worker thread."""
+        size = path.stat().st_size
+        with path.open("rb") as source:
+            head = source.read(FIRST_BYTES)
+            if sha256 is None:
+                source.seek(0)
+                sha256 = hashlib.file_digest(source, "sha256").hexdigest()
+        key = self.key_for(sha256)
+        final = self.root / key
+        duplicate = final.exists() and final.stat().st_size == size
+        if duplicate:
+            path.unlink()
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+        return StoredFile(
+            path=final,
+            key=key,
+            size=size,
+            sha256=sha256,
+            first_bytes=head,
+            original_name=original_name,
+            duplicate=duplicate,
+        )
 
     # --- removing ----------------------------------------------------------
 
@@ -221,8 +261,14 @@ class UploadStore:
         return removed
 
 
-class _Upload:
-    """One file on its way into the store."""
+def _update(digest: Any, pieces: Sequence[bytes | bytearray | memoryview]) -> None:
+    for piece in pieces:
+        digest.update(piece)
+
+
+class PartialUpload:
+    """One file on its way into the store: `accept` the size of what comes next, `write`
+    it, then `finish` (or `abort`). Blocking disk work: call it from a worker thread."""
 
     def __init__(
         self, store: UploadStore, name: str, max_bytes: int, expected_size: int | None
@@ -246,18 +292,35 @@ class _Upload:
         if self.written + pending > self.max_bytes:
             raise TooLarge(self.name, self.max_bytes)
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.write_pieces([data])
+
+    def write_pieces(self, pieces: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Write the pieces in order, as they are: a streaming reader hands over slices
+        of what it received, and they are never joined into one buffer (a copy)."""
         assert self.file is not None
-        if len(self.head) < FIRST_BYTES:
-            self.head += data[: FIRST_BYTES - len(self.head)]
-        self.digest.update(data)
+        size = sum(len(piece) for piece in pieces)
+        for piece in pieces:
+            if len(self.head) >= FIRST_BYTES:
+                break
+            self.head += piece[: FIRST_BYTES - len(self.head)]
+        # Hashing and writing both release the GIL: run them side by side, so a large
+        # upload goes at the pace of the slower of the two, not of their sum.
+        hashing = (
+            _HASHER.submit(_update, self.digest, pieces) if size >= PARALLEL_HASH_BYTES else None
+        )
+        if hashing is None:
+            _update(self.digest, pieces)
         try:
-            self.file.write(data)
+            self.file.writelines(pieces)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise NoRoom(self.name, 0, self.store.reserve_bytes) from exc
             raise
-        self.written += len(data)
+        finally:
+            if hashing is not None:
+                hashing.result()
+        self.written += size
         if self.written >= self.next_room_check:
             self.next_room_check = self.written + ROOM_CHECK_EVERY_BYTES
             self._check_room(0)

@@ -14,8 +14,24 @@ def _local(settings: Settings) -> Teller:
     return LocalTeller()
 
 
+def _gemini(settings: Settings) -> Teller:
+    from storyteller.tellers.gemini import GeminiTeller
+
+    return GeminiTeller(settings)
+
+
+def _openai(settings: Settings) -> Teller:
+    from storyteller.tellers.openai_compat import OpenAITeller
+
+    return OpenAITeller(settings)
+
+
 # Factories import their teller lazily so an unused backend costs nothing at start.
-TELLERS: dict[str, Callable[[Settings], Teller]] = {"local": _local}
+TELLERS: dict[str, Callable[[Settings], Teller]] = {
+    "local": _local,
+    "gemini": _gemini,
+    "openai": _openai,
+}
 
 
 def teller_names() -> list[str]:

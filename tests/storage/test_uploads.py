@@ -139,6 +139,7 @@ def test_a_full_disk_refuses_before_writing(tmp_path: Path) -> None:
 def test_a_disk_filling_up_during_the_upload_stops_it(
     store: UploadStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store.write_buffer_bytes = MB  # a room check between writes
     monkeypatch.setattr(uploads, "ROOM_CHECK_EVERY_BYTES", MB)
     free = iter([10 * MB, 10 * MB, 0])  # at the start, after 1 MB, after 2 MB
     monkeypatch.setattr(store, "free_bytes", lambda: next(free))

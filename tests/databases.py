@@ -1,4 +1,6 @@
-"""Database fixtures: every test runs on SQLite and on PostgreSQL, each time on an empty store.
+"""Database fixtures for every test package (loaded by tests/conftest.py): a test that asks
+for `database_url`, `engine` or `session` runs on SQLite and on PostgreSQL, each time on an
+empty store.
 
 PostgreSQL: one scratch database per test session (created in the server named by
 STORYTELLER_TEST_POSTGRES_URL, default the local `test` database, dropped at the

@@ -1,0 +1,1 @@
+"""The HTTP API: the original app's endpoints, byte-compatible, and what we add beside them."""

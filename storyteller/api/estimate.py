@@ -1,0 +1,77 @@
+"""`POST /api/estimate`: what a batch would cost before it is sent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from storyteller.api.errors import ApiError
+from storyteller.api.services import Services, services
+from storyteller.tellers.estimate import estimate_batch
+from storyteller.tellers.registry import teller_names
+
+router = APIRouter(tags=["estimate"])
+
+
+class VideoToEstimate(BaseModel):
+    name: str = Field(max_length=255)
+    durationS: float = Field(gt=0, le=24 * 3600, description="Length in seconds.")
+
+
+class EstimateRequest(BaseModel):
+    teller: str | None = Field(default=None, description="Default: the default teller.")
+    videos: list[VideoToEstimate] = Field(min_length=1, max_length=10_000)
+
+
+class VideoEstimateView(BaseModel):
+    name: str
+    durationS: float
+    tokensIn: int
+    tokensOut: int
+    dollars: float | None
+
+
+class EstimateAnswer(BaseModel):
+    teller: str
+    model: str
+    videos: list[VideoEstimateView]
+    tokensIn: int
+    tokensOut: int
+    dollars: float | None = Field(description="None when the model's price is not known.")
+    expectedSeconds: float = Field(description="Until the whole batch is done, roughly.")
+
+
+@router.post("/api/estimate", response_model=EstimateAnswer, summary="What a batch would cost")
+def estimate(
+    request: EstimateRequest, found: Annotated[Services, Depends(services)]
+) -> EstimateAnswer:
+    """Tokens, dollars and time for videos of the given lengths with a teller, from the
+    prices file; nothing is uploaded. The local teller costs nothing."""
+    teller = request.teller or found.settings.default_teller
+    if teller not in teller_names():
+        raise ApiError(
+            422, f"teller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}"
+        )
+    batch = estimate_batch(
+        found.settings, teller, [(video.name, video.durationS) for video in request.videos]
+    )
+    return EstimateAnswer(
+        teller=batch.teller,
+        model=batch.model,
+        videos=[
+            VideoEstimateView(
+                name=v.name,
+                durationS=v.duration_s,
+                tokensIn=v.tokens_in,
+                tokensOut=v.tokens_out,
+                dollars=v.dollars,
+            )
+            for v in batch.videos
+        ],
+        tokensIn=batch.tokens_in,
+        tokensOut=batch.tokens_out,
+        dollars=batch.dollars,
+        expectedSeconds=batch.expected_s,
+    )

@@ -1,0 +1,24 @@
+"""The web page: plain HTML, CSS and JavaScript from storyteller/web, no build step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def page() -> FileResponse:
+    # The page asks for its state (?job=...) itself: one file serves every view.
+    return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/assets", StaticFiles(directory=WEB), name="assets")

@@ -1,0 +1,89 @@
+"""Health, queue figures and what the service offers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from storyteller.api.services import Services, services
+from storyteller.api.views import timestamp
+from storyteller.db import crud
+from storyteller.db.models import VideoStatus
+from storyteller.tellers.registry import teller_names
+
+router = APIRouter(tags=["service"])
+
+
+class Health(BaseModel):
+    status: str
+    timestamp: str
+
+
+class QueueCounts(BaseModel):
+    waiting: int
+    active: int
+    completed: int
+    failed: int
+    cancelled: int
+
+
+class Stats(BaseModel):
+    queue: QueueCounts
+    totalJobs: int
+    engine: dict[str, Any] | None
+
+
+@router.get("/health", response_model=Health, summary="Is the service up")
+def health() -> Health:
+    return Health(status="healthy", timestamp=timestamp(dt.datetime.now(dt.UTC)) or "")
+
+
+@router.get("/api/stats", response_model=Stats, summary="Videos in each state, and jobs")
+def stats(found: Annotated[Services, Depends(services)]) -> Stats:
+    """`failed` counts cancelled videos too, as the original front end shows them;
+    `cancelled` says how many of those were cancelled."""
+    with found.read() as session:
+        counts = crud.video_counts(session)
+        total = crud.count_batches(session)
+    return Stats(
+        queue=QueueCounts(
+            waiting=counts[VideoStatus.PENDING],
+            active=counts[VideoStatus.PROCESSING],
+            completed=counts[VideoStatus.COMPLETED],
+            failed=counts[VideoStatus.FAILED] + counts[VideoStatus.CANCELLED],
+            cancelled=counts[VideoStatus.CANCELLED],
+        ),
+        totalJobs=total,
+        engine=found.engine.describe() if found.engine else None,
+    )
+
+
+class Tellers(BaseModel):
+    tellers: list[str]
+    default: str
+
+
+@router.get("/api/tellers", response_model=Tellers, summary="Who can write the stories")
+def tellers(found: Annotated[Services, Depends(services)]) -> Tellers:
+    return Tellers(tellers=teller_names(), default=found.settings.default_teller)
+
+
+class Limits(BaseModel):
+    videoMaxSizeMb: int
+    maxBatchVideos: int
+    tellers: list[str]
+    defaultTeller: str
+
+
+@router.get("/api/limits", response_model=Limits, summary="What an upload may hold")
+def limits(found: Annotated[Services, Depends(services)]) -> Limits:
+    """For a client to check files before sending them."""
+    return Limits(
+        videoMaxSizeMb=found.settings.video_max_size_mb,
+        maxBatchVideos=found.settings.max_batch_videos,
+        tellers=teller_names(),
+        defaultTeller=found.settings.default_teller,
+    )

@@ -1,0 +1,214 @@
+"""What the API answers, as models (they document the API at /docs) and the functions
+that build them from the rows. The original app's field names are kept exactly (camelCase);
+fields we add sit beside them and are never renamed or removed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from storyteller.db.models import BatchStatus, Priority, Story, Video, VideoStatus
+from storyteller.telling import evidence_summary
+
+SeedStatus = Literal["pending", "processing", "completed", "failed"]
+
+
+def timestamp(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with milliseconds and `Z`, as JavaScript's `toISOString()` wrote them."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def seed_status(status: VideoStatus) -> SeedStatus:
+    """The original front end knows four states and stops polling at completed or failed:
+    a cancelled video shows there as failed (its reason says it was cancelled)."""
+    return "failed" if status == VideoStatus.CANCELLED else status.value  # type: ignore[return-value]
+
+
+class VideoView(BaseModel):
+    """A video of a job, as `GET /api/job/{jobId}` lists it."""
+
+    id: str
+    originalName: str
+    status: SeedStatus
+    story: str | None = Field(description="The current story's full text, once written.")
+    error: str | None = Field(description="Why it failed, in words a person can act on.")
+    createdAt: str
+    completedAt: str | None
+    # Added by us:
+    statusDetail: str = Field(description="pending, processing, completed, failed or cancelled.")
+    stage: str | None = Field(description="What it is doing now: probe, scenes, speech, ...")
+    progress: float = Field(description="Fraction done, 0 to 1.")
+    attempts: int
+    priority: str
+    teller: str
+    sizeBytes: int
+    errorCode: str | None
+    storyVersion: int | None
+
+
+class JobView(BaseModel):
+    """A batch (the original app's "job") with all its videos."""
+
+    id: str
+    status: Literal["processing", "completed"]
+    videos: list[VideoView]
+    createdAt: str
+    completedAt: str | None
+    priority: str
+    teller: str
+
+
+def video_view(video: Any, story_text: str | None, story_version: int | None) -> VideoView:
+    """The view of a video, from its ORM object or from a row of `crud.batch_status_rows`
+    (the same attribute names)."""
+    status = VideoStatus(video.status)
+    return VideoView(
+        id=video.id,
+        originalName=video.original_name,
+        status=seed_status(status),
+        story=story_text,
+        error=video.error if status in (VideoStatus.FAILED, VideoStatus.CANCELLED) else None,
+        createdAt=timestamp(video.created_at) or "",
+        completedAt=timestamp(video.completed_at),
+        statusDetail=status.value,
+        stage=video.stage,
+        progress=video.progress,
+        attempts=video.attempts,
+        priority=Priority(video.priority).value,
+        teller=video.teller,
+        sizeBytes=video.size_bytes,
+        errorCode=video.error_code if status.ended else None,
+        storyVersion=story_version,
+    )
+
+
+def story_video_view(video: Video, story: Story | None) -> VideoView:
+    return video_view(video, story.text if story else None, story.version if story else None)
+
+
+def job_view(batch: Any, videos: list[Any]) -> JobView:
+    """The view of a batch from the rows of `crud.batch_status_rows`."""
+    return JobView(
+        id=batch.id,
+        status=BatchStatus(batch.status).value,
+        videos=[video_view(video, video.story_text, video.story_version) for video in videos],
+        createdAt=timestamp(batch.created_at) or "",
+        completedAt=timestamp(batch.completed_at),
+        priority=Priority(batch.priority).value,
+        teller=batch.teller,
+    )
+
+
+class UploadedVideo(BaseModel):
+    id: str
+    name: str
+    status: SeedStatus
+    error: str | None = None
+
+
+class UploadAnswer(BaseModel):
+    jobId: str
+    message: str
+    videos: list[UploadedVideo]
+    priority: str
+    teller: str
+
+
+class JobSummary(BaseModel):
+    id: str
+    status: Literal["processing", "completed"]
+    createdAt: str
+    completedAt: str | None
+    priority: str
+    teller: str
+    videoCount: int
+    counts: dict[str, int] = Field(description="Videos in each state.")
+
+
+class JobPage(BaseModel):
+    jobs: list[JobSummary]
+    total: int
+    offset: int
+    limit: int
+
+
+class StoryVersionView(BaseModel):
+    version: int
+    teller: str
+    seed: int
+    title: str
+    place: str
+    region: str
+    date: str
+    paragraphs: list[str]
+    disclaimer: str
+    text: str
+    createdAt: str
+    tokensIn: int | None
+    tokensOut: int | None
+    costUsd: float | None
+
+
+class VideoRecord(VideoView):
+    """Everything about one video: its evidence and every story version."""
+
+    jobId: str
+    contentHash: str
+    seed: int
+    maxAttempts: int
+    errorCause: str | None
+    startedAt: str | None
+    heartbeatAt: str | None
+    evidence: dict[str, Any] | None = Field(description="What the pipeline found, in full.")
+    evidenceSummary: dict[str, Any] | None = Field(
+        description="The same in short: transcript text, on-screen text, scenes, faces, season."
+    )
+    stories: list[StoryVersionView]
+
+
+def story_version_view(story: Story) -> StoryVersionView:
+    return StoryVersionView(
+        version=story.version,
+        teller=story.teller,
+        seed=story.seed,
+        title=story.title,
+        place=story.place,
+        region=story.region,
+        date=story.date.isoformat(),
+        paragraphs=list(story.paragraphs),
+        disclaimer=story.disclaimer,
+        text=story.text,
+        createdAt=timestamp(story.created_at) or "",
+        tokensIn=story.tokens_in,
+        tokensOut=story.tokens_out,
+        costUsd=story.cost_usd,
+    )
+
+
+def video_record(video: Video, stories: list[Story]) -> VideoRecord:
+    current = stories[-1] if stories else None
+    return VideoRecord(
+        **story_video_view(video, current).model_dump(),
+        jobId=video.batch_id,
+        contentHash=video.content_hash,
+        seed=video.seed,
+        maxAttempts=video.max_attempts,
+        errorCause=video.error_cause.value if video.error_cause else None,
+        startedAt=timestamp(video.started_at),
+        heartbeatAt=timestamp(video.heartbeat_at),
+        evidence=video.evidence.json if video.evidence else None,
+        evidenceSummary=evidence_summary(video.evidence.to_evidence()) if video.evidence else None,
+        stories=[story_version_view(story) for story in stories],
+    )
+
+
+class ActionAnswer(BaseModel):
+    """What a retry, cancel or regenerate of several videos changed."""
+
+    jobId: str
+    videoIds: list[str]
+    message: str

@@ -1,0 +1,1 @@
+"""Background work: the job queue on the video table, and the engines that run it."""

@@ -1,0 +1,485 @@
+"""The embedded engine: a supervisor thread in the server process and a few worker processes.
+
+The supervisor is the only part that talks to the database. It claims videos for its
+free workers, hands each one over a pipe to a worker process (spawned, so the web
+server's event loop never shares a core's worth of GIL with the CPU-heavy stages),
+forwards their progress as heartbeats, and records each result with a conditional
+update. Workers hold no state worth keeping: a worker that dies, or is killed because
+its video was cancelled, is replaced, and its video goes back to the queue (or fails
+once it has used its attempts).
+
+If the whole server dies, its videos stay `processing` under a worker id naming this
+host and the dead process; the next engine to start on this host sees that the process
+is gone and requeues them at once. Videos of workers on other hosts are requeued when
+their heartbeat is older than `heartbeat_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from sqlalchemy import Engine
+
+from storyteller.config import Settings
+from storyteller.db.models import ErrorCause
+from storyteller.jobs.queue import Claim, JobQueue, Outcome, new_worker_id
+from storyteller.jobs.work import DEFAULT_JOB, Job, JobResult, resolve_job
+from storyteller.storage.uploads import UploadStore
+
+log = logging.getLogger(__name__)
+
+# Worker ids of the engines running in this process (tests may run two side by side).
+_LIVE_WORKER_IDS: set[str] = set()
+
+# How often running videos are heartbeated (with their progress) and checked for cancels.
+HEARTBEAT_EVERY_S = 1.0
+# A worker sends progress at most this often; the supervisor keeps only the latest.
+PROGRESS_EVERY_S = 0.25
+# How much lower workers run than the server (Unix nice levels; higher is lower).
+WORKER_NICENESS = 10
+# A worker that sends nothing (no progress, no result) this long is taken to be stuck.
+WORKER_SILENCE_S = 300.0
+# How long the supervisor sleeps when nothing happens (a wake() cuts it short).
+IDLE_WAIT_S = 1.0
+
+
+# --- the worker process ------------------------------------------------------
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit when the server process is gone, so no worker outlives a killed server."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(0)
+        time.sleep(1.0)
+
+
+def worker_main(conn: Connection, settings: Settings, job_reference: str, parent_pid: int) -> None:
+    """A worker process: run the jobs the supervisor sends, one at a time."""
+    # Ctrl-C and SIGTERM go to the whole process group; only the supervisor decides
+    # when a worker stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Below the web server: when every core is busy with videos, requests still answer.
+    os.nice(WORKER_NICENESS)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    job_function = resolve_job(job_reference)
+    send_lock = threading.Lock()  # stages report progress from their own threads
+
+    def send(message: tuple[str, Any]) -> None:
+        with send_lock:
+            conn.send(message)
+
+    send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        last_sent = 0.0
+
+        def progress(stage: str, fraction: float, video_id: str = job.video_id) -> None:
+            nonlocal last_sent
+            now = time.monotonic()
+            if now - last_sent >= PROGRESS_EVERY_S or fraction >= 1.0:
+                last_sent = now
+                send(("progress", (video_id, stage, fraction)))
+
+        try:
+            result = job_function(job, settings, progress)
+        except Exception as exc:  # a bug in a stage must fail the video, not the worker
+            log.exception("job for video %s raised", job.video_id)
+            result = JobResult.failure(
+                f"{job.name}: unexpected error: {exc.__class__.__name__}: {exc}",
+                "unexpected_error",
+                retryable=True,
+            )
+        send(("done", (job.video_id, result)))
+
+
+# --- the supervisor ----------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    """One worker process and the video it runs, if any."""
+
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    ready: bool = False
+    claim: Claim | None = None
+    stage: str | None = None
+    progress: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    announced: tuple[str | None, int] = (None, -1)  # stage and percent last announced
+    last_message: float = field(default_factory=time.monotonic)  # when the worker last spoke
+
+    def moved(self) -> bool:
+        """Whether the stage or the whole percent changed since the last call."""
+        now = (self.stage, int(self.progress * 100))
+        changed, self.announced = now != self.announced, now
+        return changed
+
+
+class EmbeddedEngine:
+    """Runs queued videos `concurrency` at a time in worker processes, inside this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Engine,
+        *,
+        job: str = DEFAULT_JOB,
+        concurrency: int | None = None,
+        queue: JobQueue | None = None,
+        on_change: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.concurrency = concurrency or settings.concurrent_jobs
+        if self.concurrency > 1 and not settings.whisper_threads:
+            # Each video gets its share of the cores for speech, so workers do not fight.
+            cores = os.cpu_count() or 1
+            settings = settings.model_copy(
+                update={"whisper_threads": max(1, cores // self.concurrency)}
+            )
+        self.settings = settings
+        self.job = job
+        self.queue = queue or JobQueue(db)
+        # Told the ids of videos the engine changed, once committed (live updates).
+        self.on_change = on_change or (lambda video_ids: None)
+        self.store = UploadStore.from_settings(settings)
+        self.worker_id = new_worker_id()
+        self._context = multiprocessing.get_context("spawn")
+        self._slots: list[_Slot] = []
+        self._wake_reader, self._wake_writer = self._context.Pipe(duplex=False)
+        self._wake_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._draining = threading.Event()
+        self._stopped = threading.Event()
+        self._last_recovery = 0.0
+        self._failed_starts = 0
+
+    # --- control -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Requeue what dead servers on this host left running, start the workers and
+        the supervisor."""
+        recovered = self.queue.recover_stalled(
+            timeout_s=self.settings.heartbeat_timeout_s, dead_workers=self._dead_local_workers()
+        )
+        if recovered:
+            log.info("requeued %d videos left running by a stopped server", len(recovered))
+            self.on_change(recovered)
+        _LIVE_WORKER_IDS.add(self.worker_id)
+        self._slots = [self._spawn() for _ in range(self.concurrency)]
+        self._thread = threading.Thread(
+            target=self._supervise, name="storyteller-engine", daemon=True
+        )
+        self._thread.start()
+        log.info("job engine started: %d workers (%s)", self.concurrency, self.worker_id)
+
+    def wake(self) -> None:
+        """Look at the queue now (after an upload, retry, cancel or regenerate)."""
+        with self._wake_lock, contextlib.suppress(OSError):  # OSError: stopped
+            self._wake_writer.send_bytes(b"!")
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """Stop taking videos; let running ones finish for up to `grace_s` (default: the
+        setting), then give the rest back to the queue without charging an attempt."""
+        if self._thread is None:
+            return
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        self._draining.set()
+        self.wake()
+        deadline = time.monotonic() + grace
+        while self.running_videos() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stopped.set()
+        self.wake()
+        self._thread.join(timeout=10)
+        self._thread = None
+        for slot in self._slots:
+            if slot.claim is None:
+                self._end(slot, kill=not slot.ready)
+                continue
+            log.info("requeueing %s: the server is stopping", slot.claim.video_id)
+            self._end(slot, kill=True)
+            if self.queue.release(slot.claim):
+                self.on_change([slot.claim.video_id])
+            slot.claim = None
+        self._slots = []
+        _LIVE_WORKER_IDS.discard(self.worker_id)
+        with self._wake_lock:
+            self._wake_writer.close()
+            self._wake_reader.close()
+
+    def running_videos(self) -> list[str]:
+        return [slot.claim.video_id for slot in self._slots if slot.claim is not None]
+
+    def describe(self) -> dict[str, Any]:
+        """The engine's state, for the stats endpoint and logs."""
+        return {
+            "engine": "embedded",
+            "worker_id": self.worker_id,
+            "workers": len(self._slots),
+            "running": self.running_videos(),
+            "draining": self._draining.is_set(),
+        }
+
+    # --- the supervisor thread -----------------------------------------------
+
+    def _supervise(self) -> None:
+        last_heartbeat = time.monotonic()
+        while not self._stopped.is_set():
+            try:
+                if not self._draining.is_set():
+                    self._fill_slots()
+                self._wait_and_handle()
+                now = time.monotonic()
+                if now - last_heartbeat >= HEARTBEAT_EVERY_S:
+                    last_heartbeat = now
+                    self._heartbeat()
+                if now - self._last_recovery >= self.settings.heartbeat_timeout_s / 2:
+                    self._last_recovery = now
+                    self.on_change(
+                        self.queue.recover_stalled(
+                            timeout_s=self.settings.heartbeat_timeout_s,
+                            dead_workers=self._dead_local_workers(),
+                        )
+                    )
+            except Exception:
+                # The database may be briefly away (a restarted PostgreSQL): keep going.
+                log.exception("job engine: error in the supervisor; retrying in a second")
+                time.sleep(1.0)
+
+    def _fill_slots(self) -> None:
+        idle = [slot for slot in self._slots if slot.ready and slot.claim is None]
+        if not idle:
+            return
+        claims = self.queue.claim(self.worker_id, limit=len(idle))
+        for slot, claim in zip(idle, claims, strict=False):
+            # A video cancelled and retried within a heartbeat can come back while its
+            # cancelled run still goes on in another slot: that run stops now.
+            for other in self._slots:
+                if other.claim is not None and other.claim.video_id == claim.video_id:
+                    other.claim = None
+                    self._replace(other)
+            self._hand_over(slot, claim)
+        if claims:
+            self.on_change([claim.video_id for claim in claims])
+
+    def _hand_over(self, slot: _Slot, claim: Claim) -> None:
+        try:
+            path = self.store.path_of(claim.storage_path)
+        except ValueError:
+            self.queue.fail(
+                claim,
+                reason=f"{claim.original_name}: the upload was not stored",
+                code="file_missing",
+                cause=ErrorCause.SERVICE,
+                retryable=False,
+            )
+            self.on_change([claim.video_id])
+            return
+        job = Job(
+            video_id=claim.video_id,
+            path=path,
+            name=claim.original_name,
+            teller=claim.teller,
+            seed=claim.seed,
+        )
+        slot.claim, slot.stage, slot.progress, slot.started = claim, None, 0.0, time.monotonic()
+        slot.last_message = time.monotonic()
+        slot.announced = (None, 0)
+        try:
+            slot.conn.send(job)
+        except OSError:
+            self._worker_died(slot)
+
+    def _wait_and_handle(self) -> None:
+        conns: list[Any] = [self._wake_reader] + [slot.conn for slot in self._slots]
+        for ready in wait(conns, timeout=IDLE_WAIT_S):
+            if ready is self._wake_reader:
+                while self._wake_reader.poll():
+                    self._wake_reader.recv_bytes()
+                continue
+            slot = next((s for s in self._slots if s.conn is ready), None)
+            if slot is not None:  # None: replaced meanwhile
+                self._drain_messages(slot)
+
+    def _drain_messages(self, slot: _Slot) -> None:
+        try:
+            while slot.conn.poll():
+                kind, payload = slot.conn.recv()
+                slot.last_message = time.monotonic()
+                if kind == "ready":
+                    slot.ready = True
+                elif kind == "progress":
+                    video_id, stage, fraction = payload
+                    if slot.claim is not None and slot.claim.video_id == video_id:
+                        slot.stage, slot.progress = stage, fraction
+                elif kind == "done":
+                    video_id, result = payload
+                    if slot.claim is not None and slot.claim.video_id == video_id:
+                        claim, slot.claim = slot.claim, None
+                        self._record(claim, result)
+        except (EOFError, OSError):
+            self._worker_died(slot)
+
+    def _record(self, claim: Claim, result: JobResult) -> None:
+        if result.story is not None:
+            kept = self.queue.complete(
+                claim,
+                Outcome(
+                    story=result.story,
+                    evidence=result.evidence,
+                    evidence_fingerprint=result.evidence_fingerprint,
+                    tokens_in=result.tokens_in,
+                    tokens_out=result.tokens_out,
+                    cost_usd=result.cost_usd,
+                ),
+            )
+            if kept:
+                self.on_change([claim.video_id])
+            else:
+                log.info(
+                    "story of %s not kept: the video was cancelled or taken over", claim.video_id
+                )
+            return
+        status = self.queue.fail(
+            claim,
+            reason=result.error or "no story was written",
+            code=result.error_code or "failed",
+            cause=result.cause,
+            retryable=result.retryable,
+        )
+        log.info("video %s: %s (%s)", claim.video_id, result.error, status)
+        if status is not None:
+            self.on_change([claim.video_id])
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if not slot.process.is_alive() and not slot.conn.poll():
+                self._worker_died(slot)
+            elif slot.claim is not None and now - slot.last_message > WORKER_SILENCE_S:
+                # Alive but silent for minutes: stuck in a stage. Its video goes back to
+                # the queue (or fails once out of attempts) and the worker is replaced.
+                log.warning(
+                    "worker %s silent on %s; replacing it", slot.process.pid, slot.claim.video_id
+                )
+                slot.process.kill()
+                self._worker_died(slot)
+        running = [slot for slot in self._slots if slot.claim is not None]
+        if not running:
+            return
+        lost = self.queue.heartbeat_many(
+            [(slot.claim, slot.stage, slot.progress) for slot in running if slot.claim]
+        )
+        moved = [
+            slot.claim.video_id
+            for slot in running
+            if slot.claim and slot.claim.video_id not in lost and slot.moved()
+        ]
+        if moved:
+            self.on_change(moved)
+        for slot in running:
+            if slot.claim is not None and slot.claim.video_id in lost:
+                # Cancelled (or recovered elsewhere): stop working on it at once.
+                log.info("stopping %s: it was cancelled", slot.claim.video_id)
+                slot.claim = None
+                self._replace(slot)
+
+    # --- workers ---------------------------------------------------------------
+
+    def _spawn(self) -> _Slot:
+        parent_conn, child_conn = self._context.Pipe()
+        process = self._context.Process(
+            target=worker_main,
+            args=(child_conn, self.settings, self.job, os.getpid()),
+            name="storyteller-worker",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        return _Slot(process=process, conn=parent_conn)
+
+    def _replace(self, slot: _Slot) -> None:
+        self._end(slot, kill=True)
+        fresh = self._spawn()
+        index = self._slots.index(slot)
+        self._slots[index] = fresh
+
+    def _worker_died(self, slot: _Slot) -> None:
+        if slot not in self._slots:
+            return
+        slot.process.join(timeout=1)
+        exitcode = slot.process.exitcode
+        claim, slot.claim = slot.claim, None
+        if claim is not None:
+            self.queue.fail(
+                claim,
+                reason=(
+                    f"{claim.original_name}: the worker processing it stopped unexpectedly"
+                    f" (exit code {exitcode})"
+                ),
+                code="worker_crashed",
+                cause=ErrorCause.SERVICE,
+                retryable=True,
+            )
+            self.on_change([claim.video_id])
+        if self._stopped.is_set():
+            return
+        log.warning(
+            "worker process %s stopped (exit code %s); starting another", slot.process.pid, exitcode
+        )
+        self._replace(slot)
+
+    def _end(self, slot: _Slot, *, kill: bool) -> None:
+        if kill:
+            slot.process.kill()
+        else:
+            with contextlib.suppress(OSError):
+                slot.conn.send(None)
+        slot.process.join(timeout=5)
+        if slot.process.is_alive():
+            slot.process.kill()
+            slot.process.join(timeout=5)
+        slot.conn.close()
+
+    def _dead_local_workers(self) -> list[str]:
+        """Worker ids holding videos that name a process on this host that is gone (or
+        an earlier server that had this process id)."""
+        host = socket.gethostname()
+        dead = []
+        for worker in self.queue.claimed_workers():
+            worker_host, _, rest = worker.partition(":")
+            pid_text, _, _ = rest.partition(":")
+            if worker_host != host or not pid_text.isdigit() or worker in _LIVE_WORKER_IDS:
+                continue
+            pid = int(pid_text)
+            if pid == os.getpid() or not _process_alive(pid):
+                dead.append(worker)
+        return dead
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,540 @@
+"""The job queue: the video rows themselves, moved between states by conditional updates.
+
+A video is a job. `pending` videos wait (until `run_after`), a worker `claim`s one
+(status `processing`, `claimed_by` its id, `attempts` + 1), keeps it alive with
+`heartbeat`, and ends it with `complete` or `fail`. Every change a worker makes is
+conditional on the claim still being its own (same worker, same attempt, still
+processing), so a video that was cancelled, or recovered from a silent worker and
+claimed again elsewhere, can never be completed twice: the late worker's update
+matches no row and it is told so.
+
+Claiming order: priority first (`low` runs only when nothing else waits), then fair
+share between the batches of that priority (the batch with the fewest videos running
+goes first, ties to the older batch), then upload order inside the batch. A new batch
+therefore starts at once beside a large backlog instead of behind it.
+
+The interface is small on purpose: the distributed engine (Procrastinate) is a second
+implementation of the same operations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from storyteller.db import crud
+from storyteller.db.models import (
+    ENDED,
+    ErrorCause,
+    Priority,
+    Video,
+    VideoStatus,
+)
+from storyteller.db.session import make_session_factory, write_engine
+from storyteller.db.types import utcnow
+from storyteller.pipeline.evidence import Evidence
+from storyteller.story.model import Story
+
+# Retry backoff: the first retry after about RETRY_BASE_S, doubling, at most RETRY_MAX_S.
+RETRY_BASE_S = 5.0
+RETRY_MAX_S = 300.0
+
+STALLED_REASON = "the worker processing this video stopped answering"
+
+
+class JobError(Exception):
+    """A queue operation that cannot be done; `reason` says why to a user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFound(JobError):
+    """No such video or batch (HTTP 404)."""
+
+
+class WrongState(JobError):
+    """The video is not in a state that allows this (HTTP 409)."""
+
+
+def new_worker_id() -> str:
+    """`host:pid:random`: unique, and it names the process to look for when recovering."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def retry_delay(attempt: int, *, base_s: float = RETRY_BASE_S, max_s: float = RETRY_MAX_S) -> float:
+    """Seconds before try `attempt + 1`: exponential, with jitter so that videos failed by
+    the same outage do not all come back at the same moment."""
+    delay = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    return delay * random.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A video handed to a worker: what the worker needs, and the claim's identity."""
+
+    video_id: str
+    batch_id: str
+    worker_id: str
+    attempt: int
+    storage_path: str
+    original_name: str
+    content_hash: str
+    teller: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished job hands back to `JobQueue.complete`."""
+
+    story: Story
+    evidence: Evidence | None = None
+    evidence_fingerprint: str | None = None
+    teller: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+
+
+class JobQueue:
+    """The queue's operations on one database. Thread-safe: each call is its own
+    transaction, and the claim and state changes lock what they change (SQLite's write
+    lock taken at BEGIN, PostgreSQL's row locks)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retry_base_s: float = RETRY_BASE_S,
+        retry_max_s: float = RETRY_MAX_S,
+    ) -> None:
+        self.engine = engine
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self._sessions = make_session_factory(write_engine(engine))
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # --- workers -------------------------------------------------------------
+
+    def claim(self, worker_id: str, *, limit: int = 1) -> list[Claim]:
+        """Up to `limit` videos for `worker_id`, in claiming order (see the module)."""
+        claims: list[Claim] = []
+        while len(claims) < limit:
+            try:
+                claim = self._claim_one(worker_id)
+            except Exception:
+                if not claims:
+                    raise
+                break  # those already claimed are committed: hand them over
+            if claim is None:
+                break
+            claims.append(claim)
+        return claims
+
+    def _claim_one(self, worker_id: str) -> Claim | None:
+        with self._sessions.begin() as session:
+            now = utcnow()
+            ready = (Video.status == VideoStatus.PENDING, Video.run_after <= now)
+            priority = session.scalar(
+                select(Video.priority).where(*ready).order_by(Video.priority).limit(1)
+            )
+            if priority is None:
+                return None
+            running = dict(
+                session.execute(
+                    select(Video.batch_id, func.count())
+                    .where(Video.status == VideoStatus.PROCESSING)
+                    .group_by(Video.batch_id)
+                )
+                .tuples()
+                .all()
+            )
+            waiting = session.execute(
+                select(Video.batch_id, func.min(Video.created_at))
+                .where(*ready, Video.priority == priority)
+                .group_by(Video.batch_id)
+            ).tuples()
+            batch_order = sorted(waiting, key=lambda row: (running.get(row[0], 0), row[1], row[0]))
+            for batch_id, _ in batch_order:
+                pick = (
+                    select(Video)
+                    .where(*ready, Video.priority == priority, Video.batch_id == batch_id)
+                    .order_by(Video.position)
+                    .limit(1)
+                )
+                if self._postgres:
+                    pick = pick.with_for_update(skip_locked=True)
+                video = session.scalars(pick).first()
+                if video is None:
+                    continue  # taken by another worker meanwhile (PostgreSQL)
+                video.status = VideoStatus.PROCESSING
+                video.claimed_by = worker_id
+                video.attempts += 1
+                video.started_at = now
+                video.heartbeat_at = now
+                video.stage = None
+                video.progress = 0.0
+                return Claim(
+                    video_id=video.id,
+                    batch_id=video.batch_id,
+                    worker_id=worker_id,
+                    attempt=video.attempts,
+                    storage_path=video.storage_path,
+                    original_name=video.original_name,
+                    content_hash=video.content_hash,
+                    teller=video.teller,
+                    seed=video.seed,
+                )
+            return None
+
+    def _mine(self, claim: Claim) -> tuple:
+        return (
+            Video.id == claim.video_id,
+            Video.status == VideoStatus.PROCESSING,
+            Video.claimed_by == claim.worker_id,
+            Video.attempts == claim.attempt,
+        )
+
+    def heartbeat(
+        self, claim: Claim, *, stage: str | None = None, progress: float | None = None
+    ) -> bool:
+        """Say the video is still being worked on (with its stage and progress, if
+        given). False when the claim is lost: cancelled, or given to another worker;
+        the worker should then stop working on it."""
+        return not self.heartbeat_many([(claim, stage, progress)])
+
+    def heartbeat_many(self, running: Iterable[tuple[Claim, str | None, float | None]]) -> set[str]:
+        """`heartbeat` for several claims (with each one's stage and progress) in one
+        transaction; returns the ids of the videos whose claim is lost."""
+        # Rows locked in one order everywhere (by id), so that two transactions on the
+        # same videos cannot deadlock on PostgreSQL.
+        running = sorted(running, key=lambda item: item[0].video_id)
+        if not running:
+            return set()
+        now = utcnow()
+        lost: set[str] = set()
+        with self._sessions.begin() as session:
+            for claim, stage, progress in running:
+                values: dict[str, object] = {"heartbeat_at": now}
+                if stage is not None:
+                    values["stage"] = stage
+                if progress is not None:
+                    values["progress"] = min(1.0, max(0.0, progress))
+                result = session.execute(update(Video).where(*self._mine(claim)).values(**values))
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    lost.add(claim.video_id)
+        return lost
+
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """Keep the story and mark the video completed, in one transaction. False (and
+        nothing kept) when the claim is no longer this worker's."""
+        with self._sessions.begin() as session:
+            evidence_id = None
+            if outcome.evidence is not None and outcome.evidence_fingerprint:
+                record = crud.save_evidence(
+                    session, evidence=outcome.evidence, fingerprint=outcome.evidence_fingerprint
+                )
+                evidence_id = record.id
+            values: dict[str, object] = {
+                "status": VideoStatus.COMPLETED,
+                "stage": None,
+                "progress": 1.0,
+                "completed_at": utcnow(),
+                "error": None,
+                "error_code": None,
+                "error_cause": None,
+            }
+            if evidence_id is not None:
+                values["evidence_id"] = evidence_id
+            result = session.execute(update(Video).where(*self._mine(claim)).values(**values))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                session.rollback()
+                return False
+            crud.add_story_version(
+                session,
+                video_id=claim.video_id,
+                story=outcome.story,
+                teller=outcome.teller or claim.teller,
+                seed=claim.seed,
+                evidence_id=evidence_id,
+                tokens_in=outcome.tokens_in,
+                tokens_out=outcome.tokens_out,
+                cost_usd=outcome.cost_usd,
+            )
+            crud.refresh_batch_status(session, batch_id=claim.batch_id)
+            return True
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        reason: str,
+        code: str,
+        cause: ErrorCause,
+        retryable: bool,
+    ) -> VideoStatus | None:
+        """End this attempt with `reason`. A retryable failure with attempts left goes
+        back to the queue after a backoff; otherwise the video fails. Returns the
+        video's new status, or None when the claim was no longer this worker's."""
+        with self._sessions.begin() as session:
+            video = session.scalars(
+                select(Video).where(*self._mine(claim)).with_for_update()
+            ).one_or_none()
+            if video is None:
+                return None
+            _record_error(video, reason, code, cause)
+            if retryable and video.attempts < video.max_attempts:
+                self._requeue(
+                    video,
+                    delay_s=retry_delay(
+                        video.attempts, base_s=self.retry_base_s, max_s=self.retry_max_s
+                    ),
+                )
+            elif crud.current_story(session, video_id=video.id) is not None:
+                # A new version that could not be written: the story it had stays, and
+                # so does its state; the error says what went wrong.
+                video.status = VideoStatus.COMPLETED
+                video.completed_at = utcnow()
+                video.claimed_by = None
+                video.stage = None
+                video.progress = 1.0
+            else:
+                video.status = VideoStatus.FAILED
+                video.completed_at = utcnow()
+                video.claimed_by = None
+            session.flush()
+            crud.refresh_batch_status(session, batch_id=video.batch_id)
+            return video.status
+
+    def release(self, claim: Claim) -> bool:
+        """Give a video back unfinished and without charging the attempt (a worker
+        shutting down). False when the claim was no longer this worker's."""
+        with self._sessions.begin() as session:
+            video = session.scalars(
+                select(Video).where(*self._mine(claim)).with_for_update()
+            ).one_or_none()
+            if video is None:
+                return False
+            video.attempts = max(0, video.attempts - 1)
+            self._requeue(video, delay_s=0.0)
+            return True
+
+    def recover_stalled(self, *, timeout_s: float, dead_workers: Iterable[str] = ()) -> list[str]:
+        """Requeue (or fail, when out of attempts) the videos whose worker has not
+        heartbeated for `timeout_s`, or whose worker is known to be dead. Returns their ids."""
+        cutoff = utcnow() - dt.timedelta(seconds=timeout_s)
+        dead = list(dead_workers)
+        stalled = (Video.heartbeat_at < cutoff) | Video.heartbeat_at.is_(None)
+        if dead:
+            stalled = stalled | Video.claimed_by.in_(dead)
+        stmt = select(Video).where(Video.status == VideoStatus.PROCESSING, stalled)
+        if self._postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        recovered: list[str] = []
+        with self._sessions.begin() as session:
+            for video in session.scalars(stmt):
+                _record_error(video, STALLED_REASON, "worker_lost", ErrorCause.SERVICE)
+                if video.attempts < video.max_attempts:
+                    self._requeue(video, delay_s=0.0)
+                else:
+                    video.status = VideoStatus.FAILED
+                    video.completed_at = utcnow()
+                    video.claimed_by = None
+                    video.error = f"{STALLED_REASON} (tried {video.attempts} times)"
+                session.flush()
+                crud.refresh_batch_status(session, batch_id=video.batch_id)
+                recovered.append(video.id)
+        return recovered
+
+    def claimed_workers(self) -> list[str]:
+        """Ids of the workers holding videos now."""
+        with self._sessions() as session:
+            stmt = (
+                select(Video.claimed_by)
+                .where(Video.status == VideoStatus.PROCESSING, Video.claimed_by.is_not(None))
+                .distinct()
+            )
+            return [worker for worker in session.scalars(stmt) if worker]
+
+    def _requeue(self, video: Video, *, delay_s: float) -> None:
+        video.status = VideoStatus.PENDING
+        video.claimed_by = None
+        video.heartbeat_at = None
+        video.stage = None
+        video.progress = 0.0
+        video.run_after = utcnow() + dt.timedelta(seconds=delay_s)
+
+    # --- users ---------------------------------------------------------------
+
+    def cancel_video(self, video_id: str, *, batch_id: str | None = None) -> Video:
+        """Stop a waiting or running video (its worker notices at its next heartbeat)."""
+        with self._sessions.begin() as session:
+            video = self._locked_video(session, video_id, batch_id)
+            if video.status.ended:
+                raise WrongState(f"the video has already {_ended_words(video.status)}")
+            _cancel(video)
+            session.flush()
+            crud.refresh_batch_status(session, batch_id=video.batch_id)
+            return video
+
+    def cancel_batch(self, batch_id: str) -> list[str]:
+        """Cancel every video of the batch that has not ended; returns their ids."""
+        with self._sessions.begin() as session:
+            self._require_batch(session, batch_id)
+            videos = session.scalars(
+                select(Video)
+                .where(Video.batch_id == batch_id, Video.status.not_in(ENDED))
+                .order_by(Video.id)
+                .with_for_update()
+            ).all()
+            for video in videos:
+                _cancel(video)
+            session.flush()
+            crud.refresh_batch_status(session, batch_id=batch_id)
+            return [video.id for video in videos]
+
+    def retry_video(self, video_id: str, *, batch_id: str | None = None) -> Video:
+        """Queue a failed or cancelled video again, with a fresh set of attempts."""
+        with self._sessions.begin() as session:
+            video = self._locked_video(session, video_id, batch_id)
+            if video.status not in (VideoStatus.FAILED, VideoStatus.CANCELLED):
+                raise WrongState(
+                    f"only a failed or cancelled video can be retried; this one is {video.status}"
+                )
+            if not video.storage_path:
+                raise WrongState(
+                    f"{video.original_name} was refused at upload ({video.error}); "
+                    "upload the file again"
+                )
+            _fresh_start(video)
+            session.flush()
+            crud.refresh_batch_status(session, batch_id=video.batch_id)
+            return video
+
+    def retry_failed(self, batch_id: str) -> list[str]:
+        """Queue every failed or cancelled video of the batch again (not those refused at
+        upload, which have no file to run); returns their ids."""
+        with self._sessions.begin() as session:
+            self._require_batch(session, batch_id)
+            videos = session.scalars(
+                select(Video)
+                .where(
+                    Video.batch_id == batch_id,
+                    Video.status.in_((VideoStatus.FAILED, VideoStatus.CANCELLED)),
+                    Video.storage_path != "",  # refused at upload: nothing to run again
+                )
+                .order_by(Video.id)
+                .with_for_update()
+            ).all()
+            for video in videos:
+                _fresh_start(video)
+            session.flush()
+            if videos:
+                crud.refresh_batch_status(session, batch_id=batch_id)
+            return [video.id for video in videos]
+
+    def regenerate(
+        self,
+        video_id: str,
+        *,
+        batch_id: str | None = None,
+        teller: str | None = None,
+        seed: int | None = None,
+    ) -> Video:
+        """Queue a completed video for a new story version (a new seed unless one is
+        given, and another teller if named). The current story stays until the new one
+        is written; the evidence is reused."""
+        with self._sessions.begin() as session:
+            video = self._locked_video(session, video_id, batch_id)
+            if video.status != VideoStatus.COMPLETED:
+                raise WrongState(
+                    f"only a completed video can have its story written again; this one is {video.status}"
+                )
+            video.seed = seed if seed is not None else random.randrange(1, 2**31)
+            if teller:
+                video.teller = teller
+            _fresh_start(video)
+            session.flush()
+            crud.refresh_batch_status(session, batch_id=video.batch_id)
+            return video
+
+    def _locked_video(self, session: Session, video_id: str, batch_id: str | None) -> Video:
+        stmt = select(Video).where(Video.id == video_id).with_for_update()
+        if batch_id is not None:
+            stmt = stmt.where(Video.batch_id == batch_id)
+        video = session.scalars(stmt).one_or_none()
+        if video is None:
+            raise NotFound("no video with that id")
+        return video
+
+    def _require_batch(self, session: Session, batch_id: str) -> None:
+        if crud.get_batch(session, batch_id) is None:
+            raise NotFound("no job with that id")
+
+    # --- numbers ---------------------------------------------------------------
+
+    def counts(self) -> dict[VideoStatus, int]:
+        with self._sessions() as session:
+            return crud.video_counts(session)
+
+
+def _record_error(video: Video, reason: str, code: str, cause: ErrorCause) -> None:
+    video.error = reason
+    video.error_code = code
+    video.error_cause = cause
+
+
+def _cancel(video: Video) -> None:
+    video.status = VideoStatus.CANCELLED
+    video.claimed_by = None
+    video.completed_at = utcnow()
+    video.stage = None
+    _record_error(video, "cancelled by a user", "cancelled", ErrorCause.SERVICE)
+
+
+def _fresh_start(video: Video) -> None:
+    video.attempts = 0
+    video.completed_at = None
+    _record_error_clear(video)
+    video.status = VideoStatus.PENDING
+    video.claimed_by = None
+    video.heartbeat_at = None
+    video.stage = None
+    video.progress = 0.0
+    video.run_after = utcnow()
+
+
+def _record_error_clear(video: Video) -> None:
+    video.error = None
+    video.error_code = None
+    video.error_cause = None
+
+
+def _ended_words(status: VideoStatus) -> str:
+    return {
+        VideoStatus.COMPLETED: "completed",
+        VideoStatus.FAILED: "failed",
+        VideoStatus.CANCELLED: "been cancelled",
+    }[status]
+
+
+def parse_priority(value: str | None) -> Priority:
+    """A priority from user input (`high`, `normal`, `low`), or ValueError saying which."""
+    if value is None or value == "":
+        return Priority.NORMAL
+    try:
+        return Priority(value.strip().lower())
+    except ValueError:
+        raise ValueError(
+            f"unknown priority {value!r}; choose one of: {', '.join(p.value for p in Priority)}"
+        ) from None

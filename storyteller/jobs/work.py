@@ -1,0 +1,119 @@
+"""What a worker process does with one claimed video: the job function and its result.
+
+A job function takes a `Job` and a progress callback and returns a `JobResult`; it
+never touches the database (the engine records the result, conditionally on the claim
+still being the worker's, so running a job twice can never complete a video twice).
+Job functions are named by `module:function` so a worker process started with `spawn`
+can import them; tests and benchmarks name their own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyteller.config import Settings
+from storyteller.db.models import ErrorCause
+from storyteller.pipeline.evidence import Evidence
+from storyteller.story.model import Story
+
+DEFAULT_JOB = "storyteller.jobs.work:tell_job"
+
+# progress(stage, fraction of the whole video done)
+JobProgress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One video to turn into a story."""
+
+    video_id: str
+    path: Path
+    name: str
+    teller: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A story with the evidence behind it, or the reason there is none."""
+
+    story: Story | None = None
+    evidence: Evidence | None = None
+    evidence_fingerprint: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    cause: ErrorCause = ErrorCause.SERVICE
+    retryable: bool = False
+    # What an AI teller spent on it (None for the local teller).
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+
+    @classmethod
+    def failure(
+        cls, reason: str, code: str, *, cause: ErrorCause = ErrorCause.SERVICE, retryable: bool
+    ) -> JobResult:
+        return cls(error=reason, error_code=code, cause=cause, retryable=retryable)
+
+
+JobFunction = Callable[[Job, Settings, JobProgress], JobResult]
+
+
+def resolve_job(reference: str) -> JobFunction:
+    """The function named `module:function`."""
+    module_name, _, function_name = reference.partition(":")
+    if not module_name or not function_name:
+        raise ValueError(f"a job function is named module:function, not {reference!r}")
+    function: JobFunction = getattr(importlib.import_module(module_name), function_name)
+    return function
+
+
+def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
+    """The real work: evidence from the video, then a story from the teller."""
+    # Imported here: the media stack is heavy, and a worker for another job never needs it.
+    from storyteller.pipeline.cache import analysis_fingerprint
+    from storyteller.pipeline.run import OverallProgress
+    from storyteller.tellers.pricing import cost_usd
+    from storyteller.tellers.remote import model_of, usage_of
+    from storyteller.telling import tell_video
+
+    if not job.path.is_file():
+        return JobResult.failure(
+            f"{job.name}: the uploaded file is missing from storage",
+            "file_missing",
+            retryable=False,
+        )
+    telling = tell_video(
+        job.path,
+        settings,
+        teller_name=job.teller,
+        seed=job.seed,
+        name=job.name,
+        progress=OverallProgress(lambda fraction, stage: progress(stage, fraction)),
+    )
+    if telling.story is not None:
+        usage = usage_of(telling.story)
+        return JobResult(
+            story=telling.story,
+            evidence=telling.evidence,
+            evidence_fingerprint=analysis_fingerprint(settings),
+            tokens_in=usage.tokens_in if usage else None,
+            tokens_out=usage.tokens_out if usage else None,
+            cost_usd=cost_usd(
+                settings, job.teller, model_of(telling.story), usage.tokens_in, usage.tokens_out
+            )
+            if usage
+            else None,
+        )
+    # What is not worth retrying is the file's fault, but for a teller that does not exist.
+    code = telling.error_code or "failed"
+    video_fault = not telling.retryable and code != "unknown_teller"
+    return JobResult.failure(
+        telling.error or f"{job.name}: no story was written",
+        code,
+        cause=ErrorCause.VIDEO if video_fault else ErrorCause.SERVICE,
+        retryable=telling.retryable,
+    )

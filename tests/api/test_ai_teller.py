@@ -1,0 +1,51 @@
+"""An AI teller through the whole service: upload with `teller=gemini`, the engine's
+worker process asks the (fake) Gemini server, and the story is kept with its tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from tests.api.conftest import MakeClient, video_files, wait_for_job
+from tests.fakes.gemini import API_KEY, Answer, FakeGemini
+from tests.media import Clip
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGemini]:
+    server = FakeGemini().start()
+    yield server
+    server.stop()
+
+
+async def test_a_gemini_story_is_kept_with_its_tokens(
+    make_client: MakeClient, fake: FakeGemini, snow_clip: Clip
+) -> None:
+    client = await make_client(
+        start_engine=True,
+        gemini_api_key=SecretStr(API_KEY),
+        gemini_base_url=fake.base_url,
+        gemini_timeout_s=10.0,
+    )
+    answer = await client.post(
+        "/api/upload", files=video_files(("snow.webm", snow_clip.path)), data={"teller": "gemini"}
+    )
+    assert answer.status_code == 200, answer.text
+    job = await wait_for_job(client, answer.json()["jobId"])
+    video = job["videos"][0]
+    assert video["status"] == "completed", video["error"]
+    record = (await client.get(f"/api/videos/{video['id']}")).json()
+    [story] = record["stories"]
+    assert story["teller"] == "gemini"
+    default = Answer.story()
+    assert (story["tokensIn"], story["tokensOut"]) == (default.tokens_in, default.tokens_out)
+    # Costed at the bundled price of the default model, gemini-2.5-flash: $0.30 / $2.50 per 1M.
+    assert story["costUsd"] == pytest.approx(
+        (default.tokens_in * 0.30 + default.tokens_out * 2.50) / 1_000_000
+    )
+    assert story["text"] == video["story"]
+    assert fake.files_left() == []

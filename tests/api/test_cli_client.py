@@ -1,0 +1,141 @@
+"""`storyteller submit` and `storyteller status` against a real server: uvicorn serving the
+app on a loopback port, its engine running the scripted jobs of tests/jobs (a video's
+name says what its job does)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from storyteller.app import create_app
+from storyteller.cli import RULE, app
+from storyteller.config import Settings
+from tests.jobs.scripted import SCRIPTED
+
+pytestmark = pytest.mark.timeout(120)
+
+runner = CliRunner()
+
+SOME_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(4096)  # passes the first-bytes check
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings, database_url: str) -> Iterator[str]:
+    """The address of a running server."""
+    service = create_app(
+        settings.model_copy(update={"database_url": database_url}), start_engine=True, job=SCRIPTED
+    )
+    port = free_port()
+    uvicorn_server = uvicorn.Server(
+        uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uvicorn_server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uvicorn_server.should_exit = True
+    thread.join(60)
+
+
+@pytest.fixture
+def videos(tmp_path: Path) -> dict[str, Path]:
+    """Files whose names script their jobs; each holds different bytes."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    made = {}
+    for name in ("ok.mp4", "reject.mp4", "sleep-1.mp4"):
+        made[name] = folder / name
+        made[name].write_bytes(SOME_BYTES + name.encode())
+    made["notes.mp4"] = folder / "notes.mp4"
+    made["notes.mp4"].write_text("not a video at all\n")
+    return made
+
+
+def test_submit_prints_the_job_and_status_follows_it(server: str, videos: dict[str, Path]) -> None:
+    result = runner.invoke(
+        app, ["submit", "--server", server, "--priority", "high", str(videos["sleep-1.mp4"])]
+    )
+    assert result.exit_code == 0, result.output
+    first, video_line = result.stdout.splitlines()
+    job_id = first.split()[1].rstrip(":")
+    assert first.startswith(f"job {job_id}: 1 video uploaded")
+    assert "sleep-1.mp4" in video_line and "pending" in video_line
+
+    answer = runner.invoke(app, ["status", job_id, "--server", server, "--json"])
+    assert answer.exit_code == 0, answer.output
+    job = json.loads(answer.stdout)
+    assert job["id"] == job_id and job["priority"] == "high"
+    assert [v["originalName"] for v in job["videos"]] == ["sleep-1.mp4"]
+
+    shown = runner.invoke(app, ["status", job_id, "--server", server])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"job {job_id}: ")
+    assert "sleep-1.mp4" in shown.stdout
+
+
+def test_submit_wait_prints_every_story_and_fails_when_a_video_fails(
+    server: str, videos: dict[str, Path]
+) -> None:
+    files = [str(videos[name]) for name in ("ok.mp4", "reject.mp4", "notes.mp4")]
+    result = runner.invoke(app, ["submit", "--server", server, "--wait", "--every", "0.2", *files])
+    assert result.exit_code == 1, result.output
+    ok, reject, notes = result.stdout.split(f"\n{RULE}\n")
+    assert ok.startswith('"Story of ok.mp4"')
+    assert reject.strip() == "reject.mp4: failed: reject.mp4 is not a video"
+    assert notes.strip() == "notes.mp4: failed: notes.mp4 is not a video: it is a text file"
+    assert "2 of 3 videos failed" in result.stderr
+
+    good = runner.invoke(
+        app, ["submit", "--server", server, "--wait", "--json", "--every", "0.2", files[0]]
+    )
+    assert good.exit_code == 0, good.output
+    job = json.loads(good.stdout)
+    assert job["status"] == "completed"
+    assert job["videos"][0]["story"].startswith('"Story of ok.mp4"')
+
+
+def test_the_default_server_is_the_port_setting(server: str, videos: dict[str, Path]) -> None:
+    port = server.rsplit(":", 1)[1]
+    result = runner.invoke(app, ["submit", "--json", str(videos["ok.mp4"])], env={"PORT": port})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["videos"][0]["name"] == "ok.mp4"
+
+
+def test_refusals_are_a_message_and_exit_1(server: str, videos: dict[str, Path]) -> None:
+    refused = runner.invoke(app, ["submit", "--server", server, str(videos["notes.mp4"])])
+    assert refused.exit_code == 1
+    assert "notes.mp4 is not a video" in refused.stderr and "415" in refused.stderr
+    unknown = runner.invoke(app, ["status", "no-such-job", "--server", server])
+    assert unknown.exit_code == 1
+    assert "no job with that id" in unknown.stderr
+    bad = runner.invoke(
+        app, ["submit", "--server", server, "--priority", "urgent", str(videos["ok.mp4"])]
+    )
+    assert bad.exit_code == 1
+    assert "priority" in bad.stderr and "422" in bad.stderr
+
+
+def test_a_server_that_is_not_there_is_exit_2(videos: dict[str, Path]) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    for args in (["submit", str(videos["ok.mp4"])], ["status", "some-job"]):
+        result = runner.invoke(app, [*args, "--server", nowhere])
+        assert result.exit_code == 2, result.output
+        assert f"cannot reach the server at {nowhere}" in result.stderr
+        assert "Traceback" not in result.output

@@ -192,8 +192,7 @@ def test_processes_opening_a_new_sqlite_file_at_once_all_get_it_in_wal(tmp_path:
         url = f"sqlite:///{tmp_path / f'race-{round_}.db'}"
         start, results = context.Event(), context.Queue()
         children = [
-            context.Process(target=_connect_in_child, args=(url, start, results))
-            for _ in range(2)
+            context.Process(target=_connect_in_child, args=(url, start, results)) for _ in range(2)
         ]
         for child in children:
             child.start()

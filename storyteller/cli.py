@@ -22,7 +22,7 @@ from storyteller import __version__
 from storyteller.config import Settings
 from storyteller.pipeline.run import OverallProgress, StageFailed, gather_evidence
 from storyteller.pipeline.stage import Progress, VideoRejected, no_progress
-from storyteller.tellers.registry import teller_names
+from storyteller.tellers.registry import has_models, teller_names, with_model
 from storyteller.telling import Telling, tell_video
 
 app = typer.Typer(
@@ -79,6 +79,26 @@ def _progress_bar(label: str) -> Iterator[Progress]:
         yield OverallProgress(report)
 
 
+ModelOption = Annotated[
+    str | None,
+    typer.Option(help="The AI teller's model (default: its configured one, e.g. GEMINI_MODEL)."),
+]
+
+
+def _choose_teller(settings: Settings, teller: str | None, model: str | None) -> Settings:
+    """Settings for writing with `teller` (and `model`, if given); exits 2 on a bad choice."""
+    name = teller or settings.default_teller
+    problem = None
+    if name not in teller_names():
+        problem = f"unknown teller {name!r}; choose one of: {', '.join(teller_names())}"
+    elif model and not has_models(name):
+        problem = f"the {name} teller has no models to choose from"
+    if problem:
+        typer.echo(f"storyteller: {problem}", err=True)
+        raise typer.Exit(2)
+    return with_model(settings, name, model) if model else settings
+
+
 def _tell_one(path: Path, settings: Settings, teller: str | None, seed: int) -> Telling:
     return tell_video(path, settings, teller_name=teller, seed=seed)
 
@@ -101,6 +121,7 @@ def tell(
     teller: Annotated[
         str | None, typer.Option(help=f"Teller to write with: {', '.join(teller_names())}.")
     ] = None,
+    model: ModelOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line per file.")
     ] = False,
@@ -108,13 +129,7 @@ def tell(
     concurrency: Annotated[int, typer.Option(min=1, help="Videos analysed at once.")] = 1,
 ) -> None:
     """Watch and listen to each video and print its story."""
-    settings = _settings()
-    if teller is not None and teller not in teller_names():
-        typer.echo(
-            f"storyteller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}",
-            err=True,
-        )
-        raise typer.Exit(2)
+    settings = _choose_teller(_settings(), teller, model)
     results: list[Telling] = []
     if concurrency == 1 or len(files) == 1:
         for index, path in enumerate(files):
@@ -295,6 +310,7 @@ def submit(
     teller: Annotated[
         str | None, typer.Option(help=f"Teller to write with: {', '.join(teller_names())}.")
     ] = None,
+    model: ModelOption = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until every video has ended; print the stories.")
     ] = False,
@@ -313,7 +329,8 @@ def submit(
 
     Exits 2 when the server is not reachable."""
 
-    form = {key: value for key, value in (("priority", priority), ("teller", teller)) if value}
+    chosen = (("priority", priority), ("teller", teller), ("model", model))
+    form = {key: value for key, value in chosen if value}
     with _Client(server) as client, ExitStack() as opened:
         # Open files are streamed by httpx a chunk at a time, never read whole.
         fields = [
@@ -374,6 +391,7 @@ def estimate(
     teller: Annotated[
         str | None, typer.Option(help=f"Teller to price: {', '.join(teller_names())}.")
     ] = None,
+    model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="The estimate as JSON.")] = False,
 ) -> None:
     """Tokens, dollars and time the videos would cost with a teller, before sending them."""
@@ -381,14 +399,8 @@ def estimate(
     from storyteller.pipeline.stage import Context
     from storyteller.tellers.estimate import estimate_batch
 
-    settings = _settings()
+    settings = _choose_teller(_settings(), teller, model)
     teller = teller or settings.default_teller
-    if teller not in teller_names():
-        typer.echo(
-            f"storyteller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}",
-            err=True,
-        )
-        raise typer.Exit(2)
     lengths, refused = [], []
     for path in files:
         try:

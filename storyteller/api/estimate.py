@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from storyteller.api.errors import ApiError
 from storyteller.api.services import Services, services
+from storyteller.api.uploads import model_field, teller_field
 from storyteller.tellers.estimate import estimate_batch
-from storyteller.tellers.registry import teller_names
+from storyteller.tellers.registry import with_model
 
 router = APIRouter(tags=["estimate"])
 
@@ -22,6 +22,7 @@ class VideoToEstimate(BaseModel):
 
 class EstimateRequest(BaseModel):
     teller: str | None = Field(default=None, description="Default: the default teller.")
+    model: str | None = Field(default=None, description="Default: the teller's configured one.")
     videos: list[VideoToEstimate] = Field(min_length=1, max_length=10_000)
 
 
@@ -49,13 +50,11 @@ def estimate(
 ) -> EstimateAnswer:
     """Tokens, dollars and time for videos of the given lengths with a teller, from the
     prices file; nothing is uploaded. The local teller costs nothing."""
-    teller = request.teller or found.settings.default_teller
-    if teller not in teller_names():
-        raise ApiError(
-            422, f"teller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}"
-        )
+    teller = teller_field(request.teller, found.settings.default_teller)
+    model = model_field(request.model, teller)
+    settings = with_model(found.settings, teller, model) if model else found.settings
     batch = estimate_batch(
-        found.settings, teller, [(video.name, video.durationS) for video in request.videos]
+        settings, teller, [(video.name, video.durationS) for video in request.videos]
     )
     return EstimateAnswer(
         teller=batch.teller,

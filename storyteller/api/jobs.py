@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from storyteller.api.errors import ApiError
 from storyteller.api.services import Services, services
+from storyteller.api.uploads import model_field, teller_field
 from storyteller.api.views import (
     ActionAnswer,
     JobPage,
@@ -26,7 +27,6 @@ from storyteller.api.views import (
 from storyteller.db import crud
 from storyteller.db.models import Video, VideoStatus
 from storyteller.pipeline.cache import EvidenceCache
-from storyteller.tellers.registry import teller_names
 
 router = APIRouter(tags=["jobs"])
 
@@ -89,6 +89,7 @@ def list_jobs(
                 completedAt=timestamp(batch.completed_at),
                 priority=batch.priority.value,
                 teller=batch.teller,
+                model=batch.model,
                 videoCount=sum(counts[batch.id].values()),
                 counts={
                     status.value: counts[batch.id].get(status.value, 0) for status in VideoStatus
@@ -173,6 +174,11 @@ def cancel_video(
 
 class RegenerateRequest(BaseModel):
     teller: str | None = Field(default=None, description="Another teller for the new version.")
+    model: str | None = Field(
+        default=None,
+        description="Another model of the teller (default: the video's, or with another "
+        "teller its configured one).",
+    )
     seed: int | None = Field(
         default=None, ge=0, le=2**63 - 1, description="Default: a new random seed."
     )
@@ -192,12 +198,18 @@ def regenerate(
     """A completed video is queued for a new story version; the current story stays
     until the new one is written (its evidence is reused, so it is quick)."""
     request = request or RegenerateRequest()
-    if request.teller is not None and request.teller not in teller_names():
-        raise ApiError(
-            422,
-            f"teller: unknown teller {request.teller!r}; choose one of: {', '.join(teller_names())}",
-        )
-    found.queue.regenerate(videoId, batch_id=jobId, teller=request.teller, seed=request.seed)
+    teller = request.teller
+    if teller is not None:
+        teller_field(teller, found.settings.default_teller)
+    if request.model:
+        if teller is None:
+            with found.read() as session:
+                video = session.get(Video, videoId)
+            teller = video.teller if video is not None else found.settings.default_teller
+        model_field(request.model, teller)
+    found.queue.regenerate(
+        videoId, batch_id=jobId, teller=request.teller, model=request.model, seed=request.seed
+    )
     return _video_answer(found, videoId)
 
 

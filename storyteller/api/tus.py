@@ -44,6 +44,7 @@ from storyteller.api.services import Services, services
 from storyteller.api.uploads import (
     all_refused,
     create_upload_batch,
+    model_field,
     priority_field,
     sniffed,
     teller_field,
@@ -572,6 +573,9 @@ class TusBatch(BaseModel):
     )
     priority: str | None = Field(default=None, description="high, normal or low")
     teller: str | None = Field(default=None, description="Who writes the stories")
+    model: str | None = Field(
+        default=None, description="The AI teller's model (default: its configured one)"
+    )
 
 
 def _upload_id(given: str) -> str:
@@ -592,6 +596,7 @@ async def tus_batch(body: TusBatch, found: ServicesDep, uploads: UploadsDep) -> 
     settings = found.settings
     chosen_priority = priority_field(body.priority)
     chosen_teller = teller_field(body.teller, settings.default_teller)
+    chosen_model = model_field(body.model, chosen_teller)
     ids = [_upload_id(given) for given in body.uploads]
     if len(set(ids)) != len(ids):
         raise ApiError(400, "uploads: an upload is listed twice")
@@ -620,7 +625,12 @@ async def tus_batch(body: TusBatch, found: ServicesDep, uploads: UploadsDep) -> 
         )
         answer = await anyio.to_thread.run_sync(
             partial(
-                create_upload_batch, found, files, priority=chosen_priority, teller=chosen_teller
+                create_upload_batch,
+                found,
+                files,
+                priority=chosen_priority,
+                teller=chosen_teller,
+                model=chosen_model,
             )
         )
         for upload in listed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import partial
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from storyteller.db import crud
 from storyteller.db.models import Priority
 from storyteller.jobs.queue import parse_priority
 from storyteller.storage.sniff import NotAVideo, check_video
-from storyteller.tellers.registry import teller_names
+from storyteller.tellers.registry import configured_model, has_models, teller_names
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,21 @@ def teller_field(value: str | None, default: str) -> str:
             422, f"teller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}"
         )
     return teller
+
+
+# What a provider's model name looks like ("gemini-2.5-flash", "llama3.1:8b", "org/model").
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+
+
+def model_field(value: str | None, teller: str) -> str | None:
+    """The model chosen for `teller`, or None for its configured one."""
+    if not value:
+        return None
+    if not has_models(teller):
+        raise ApiError(422, f"model: the {teller} teller has no models to choose from")
+    if not MODEL_NAME.fullmatch(value):
+        raise ApiError(422, f"model: {value[:140]!r} is not a model name")
+    return value
 
 
 def priority_field(value: str | None) -> Priority:
@@ -76,6 +92,7 @@ def sniffed(result: FileResult) -> FileResult:
                             },
                             "priority": {"type": "string", "enum": [p.value for p in Priority]},
                             "teller": {"type": "string"},
+                            "model": {"type": "string"},
                         },
                         "required": [FILE_FIELD],
                     }
@@ -89,6 +106,9 @@ async def upload(
     found: Annotated[Services, Depends(services)],
     priority: Annotated[str | None, Query(description="high, normal or low")] = None,
     teller: Annotated[str | None, Query(description="Who writes the stories")] = None,
+    model: Annotated[
+        str | None, Query(description="The AI teller's model (default: its configured one)")
+    ] = None,
 ) -> UploadAnswer:
     """Multipart form with the videos in the field `videos` (up to the batch limit).
     Answers at once with the job id and every video's id; processing runs in the
@@ -100,7 +120,7 @@ async def upload(
     if priority is not None:
         priority_field(priority)
     if teller is not None:
-        teller_field(teller, settings.default_teller)
+        model_field(model, teller_field(teller, settings.default_teller))
     max_bytes = settings.video_max_size_mb * 1024 * 1024
     try:
         form = await read_form(
@@ -125,6 +145,7 @@ async def upload(
         chosen_teller = teller_field(
             _choose("teller", teller, form.fields), settings.default_teller
         )
+        chosen_model = model_field(_choose("model", model, form.fields), chosen_teller)
     except ApiError:
         await anyio.to_thread.run_sync(forget_stored, found.store, files)
         raise
@@ -137,7 +158,14 @@ async def upload(
     await anyio.to_thread.run_sync(forget_stored, found.store, refused)
 
     answer = await anyio.to_thread.run_sync(
-        partial(create_upload_batch, found, files, priority=chosen_priority, teller=chosen_teller)
+        partial(
+            create_upload_batch,
+            found,
+            files,
+            priority=chosen_priority,
+            teller=chosen_teller,
+            model=chosen_model,
+        )
     )
     await anyio.to_thread.run_sync(found.changed, [video.id for video in answer.videos])
     return answer
@@ -153,7 +181,12 @@ def all_refused(files: list[FileResult]) -> ApiError | None:
 
 
 def create_upload_batch(
-    found: Services, files: list[FileResult], *, priority: Priority, teller: str
+    found: Services,
+    files: list[FileResult],
+    *,
+    priority: Priority,
+    teller: str,
+    model: str | None = None,
 ) -> UploadAnswer:
     """The batch of an upload's files (refused ones as failed videos with their reasons),
     answered as the original app answered an upload. Blocking: call it from a thread."""
@@ -163,6 +196,7 @@ def create_upload_batch(
             session,
             videos=[video_create(result) for result in files],
             teller=teller,
+            model=model,
             priority=priority,
             max_attempts=found.settings.max_attempts,
         )
@@ -180,6 +214,7 @@ def create_upload_batch(
             ],
             priority=priority.value,
             teller=teller,
+            model=model or configured_model(teller, found.settings),
         )
 
 

@@ -45,6 +45,10 @@ class VideoView(BaseModel):
     attempts: int
     priority: str
     teller: str
+    model: str | None = Field(description="The AI teller's model; null for its configured one.")
+    waiting: str | None = Field(
+        description="Why a pending video is held back (a spending budget), or null."
+    )
     sizeBytes: int
     errorCode: str | None
     storyVersion: int | None
@@ -60,6 +64,7 @@ class JobView(BaseModel):
     completedAt: str | None
     priority: str
     teller: str
+    model: str | None
 
 
 def video_view(video: Any, story_text: str | None, story_version: int | None) -> VideoView:
@@ -80,6 +85,8 @@ def video_view(video: Any, story_text: str | None, story_version: int | None) ->
         attempts=video.attempts,
         priority=Priority(video.priority).value,
         teller=video.teller,
+        model=video.model,
+        waiting=video.wait_reason if status == VideoStatus.PENDING else None,
         sizeBytes=video.size_bytes,
         errorCode=video.error_code if status.ended else None,
         storyVersion=story_version,
@@ -100,6 +107,7 @@ def job_view(batch: Any, videos: list[Any]) -> JobView:
         completedAt=timestamp(batch.completed_at),
         priority=Priority(batch.priority).value,
         teller=batch.teller,
+        model=batch.model,
     )
 
 
@@ -116,6 +124,7 @@ class UploadAnswer(BaseModel):
     videos: list[UploadedVideo]
     priority: str
     teller: str
+    model: str | None = None
 
 
 class JobSummary(BaseModel):
@@ -125,6 +134,7 @@ class JobSummary(BaseModel):
     completedAt: str | None
     priority: str
     teller: str
+    model: str | None
     videoCount: int
     counts: dict[str, int] = Field(description="Videos in each state.")
 
@@ -139,6 +149,7 @@ class JobPage(BaseModel):
 class StoryVersionView(BaseModel):
     version: int
     teller: str
+    model: str | None
     seed: int
     title: str
     place: str
@@ -174,6 +185,7 @@ def story_version_view(story: Story) -> StoryVersionView:
     return StoryVersionView(
         version=story.version,
         teller=story.teller,
+        model=story.model,
         seed=story.seed,
         title=story.title,
         place=story.place,

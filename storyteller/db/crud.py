@@ -58,6 +58,7 @@ def create_batch(
     *,
     videos: Sequence[VideoCreate],
     teller: str,
+    model: str | None = None,
     priority: Priority | str = Priority.NORMAL,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Batch:
@@ -68,7 +69,13 @@ def create_batch(
         raise ValueError("max_attempts must be at least 1")
     now = utcnow()
     priority = Priority(priority)
-    batch = Batch(created_at=now, status=BatchStatus.PROCESSING, priority=priority, teller=teller)
+    batch = Batch(
+        created_at=now,
+        status=BatchStatus.PROCESSING,
+        priority=priority,
+        teller=teller,
+        model=model,
+    )
     batch.videos = [
         Video(
             position=position,
@@ -81,6 +88,7 @@ def create_batch(
             max_attempts=max_attempts,
             priority=priority,
             teller=teller,
+            model=model,
             seed=video.seed,
             created_at=now,
             run_after=now,
@@ -164,7 +172,13 @@ def delete_batch(session: Session, *, batch_id: str) -> list[str] | None:
 # The polled status page's two queries, built once (building a statement costs more
 # than running it on SQLite).
 _BATCH_STATUS = select(
-    Batch.id, Batch.status, Batch.created_at, Batch.completed_at, Batch.priority, Batch.teller
+    Batch.id,
+    Batch.status,
+    Batch.created_at,
+    Batch.completed_at,
+    Batch.priority,
+    Batch.teller,
+    Batch.model,
 ).where(Batch.id == bindparam("batch_id"))
 _LATEST_VERSION = (
     select(func.max(Story.version)).where(Story.video_id == Video.id).correlate(Video)
@@ -173,8 +187,8 @@ _VIDEO_STATUS_COLUMNS = (
     select(
         Video.id, Video.batch_id, Video.original_name, Video.status, Video.error,
         Video.error_code, Video.created_at, Video.completed_at, Video.stage, Video.progress,
-        Video.attempts, Video.priority, Video.teller, Video.size_bytes,
-        Story.text.label("story_text"), Story.version.label("story_version"),
+        Video.attempts, Video.priority, Video.teller, Video.model, Video.wait_reason,
+        Video.size_bytes, Story.text.label("story_text"), Story.version.label("story_version"),
     )
     .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _LATEST_VERSION))
 )  # fmt: skip
@@ -242,6 +256,7 @@ def add_story_version(
     story: story_model.Story,
     teller: str,
     seed: int,
+    model: str | None = None,
     evidence_id: int | None = None,
     tokens_in: int | None = None,
     tokens_out: int | None = None,
@@ -255,6 +270,7 @@ def add_story_version(
         video_id=video_id,
         version=(latest or 0) + 1,
         teller=teller,
+        model=model,
         seed=seed,
         title=story.title,
         place=story.place,

@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 }
 
 SHA256_HEX = 64
+MODEL_NAME = 128
 
 
 def new_id() -> str:
@@ -106,6 +107,9 @@ class Batch(Base):
     )
     priority: Mapped[Priority] = mapped_column(RankedEnum(Priority), default=Priority.NORMAL)
     teller: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(
+        String(MODEL_NAME), doc="The teller's model; None for the teller's configured one."
+    )
 
     videos: Mapped[list[Video]] = relationship(
         back_populates="batch",
@@ -141,6 +145,9 @@ class Video(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     priority: Mapped[Priority] = mapped_column(RankedEnum(Priority), default=Priority.NORMAL)
     teller: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(
+        String(MODEL_NAME), doc="The teller's model; None for the teller's configured one."
+    )
     seed: Mapped[int] = mapped_column(BigInteger, default=0)
 
     error: Mapped[str | None] = mapped_column(Text, doc="The reason, in words a user can act on.")
@@ -155,6 +162,12 @@ class Video(Base):
         default=utcnow, doc="Not claimed before this time (retry backoff)."
     )
     claimed_by: Mapped[str | None] = mapped_column(String(128), doc="Id of the worker running it.")
+    wait_reason: Mapped[str | None] = mapped_column(
+        Text, doc="Why a pending video is held back (a spending budget), in words."
+    )
+    cost_reserved_usd: Mapped[float | None] = mapped_column(
+        Float, doc="While it runs: the dollars it is expected to spend, counted against budgets."
+    )
 
     evidence_id: Mapped[int | None] = mapped_column(
         ForeignKey("evidence.id", ondelete="SET NULL"), doc="The analysis of its bytes, once done."
@@ -195,6 +208,7 @@ class Story(Base):
     video_id: Mapped[str] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer, doc="1, 2, 3... per video.")
     teller: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(MODEL_NAME), doc="The model that wrote it.")
     seed: Mapped[int] = mapped_column(BigInteger)
 
     title: Mapped[str] = mapped_column(Text)

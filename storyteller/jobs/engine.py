@@ -299,6 +299,8 @@ class EmbeddedEngine:
             name=claim.original_name,
             teller=claim.teller,
             seed=claim.seed,
+            model=claim.model,
+            priority=claim.priority.value,
         )
         slot.claim, slot.stage, slot.progress, slot.started = claim, None, 0.0, time.monotonic()
         slot.last_message = time.monotonic()
@@ -346,6 +348,7 @@ class EmbeddedEngine:
                     story=result.story,
                     evidence=result.evidence,
                     evidence_fingerprint=result.evidence_fingerprint,
+                    model=result.model,
                     tokens_in=result.tokens_in,
                     tokens_out=result.tokens_out,
                     cost_usd=result.cost_usd,

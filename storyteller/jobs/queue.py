@@ -91,6 +91,8 @@ class Claim:
     content_hash: str
     teller: str
     seed: int
+    model: str | None = None  # None: the teller's configured model
+    priority: Priority = Priority.NORMAL
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Outcome:
     evidence: Evidence | None = None
     evidence_fingerprint: str | None = None
     teller: str | None = None
+    model: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
@@ -194,6 +197,8 @@ class JobQueue:
                     content_hash=video.content_hash,
                     teller=video.teller,
                     seed=video.seed,
+                    model=video.model,
+                    priority=video.priority,
                 )
             return None
 
@@ -265,6 +270,7 @@ class JobQueue:
                 video_id=claim.video_id,
                 story=outcome.story,
                 teller=outcome.teller or claim.teller,
+                model=outcome.model,
                 seed=claim.seed,
                 evidence_id=evidence_id,
                 tokens_in=outcome.tokens_in,
@@ -449,10 +455,12 @@ class JobQueue:
         *,
         batch_id: str | None = None,
         teller: str | None = None,
+        model: str | None = None,
         seed: int | None = None,
     ) -> Video:
         """Queue a completed video for a new story version (a new seed unless one is
-        given, and another teller if named). The current story stays until the new one
+        given, and another teller or model if named; another teller without a model
+        means that teller's configured model). The current story stays until the new one
         is written; the evidence is reused."""
         with self._sessions.begin() as session:
             video = self._locked_video(session, video_id, batch_id)
@@ -461,8 +469,10 @@ class JobQueue:
                     f"only a completed video can have its story written again; this one is {video.status}"
                 )
             video.seed = seed if seed is not None else random.randrange(1, 2**31)
-            if teller:
-                video.teller = teller
+            if teller and teller != video.teller:
+                video.teller, video.model = teller, None
+            if model:
+                video.model = model
             _fresh_start(video)
             session.flush()
             crud.refresh_batch_status(session, batch_id=video.batch_id)

@@ -34,6 +34,8 @@ class Job:
     name: str
     teller: str
     seed: int
+    model: str | None = None  # None: the teller's configured model
+    priority: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class JobResult:
     error_code: str | None = None
     cause: ErrorCause = ErrorCause.SERVICE
     retryable: bool = False
-    # What an AI teller spent on it (None for the local teller).
+    # The model that wrote it and what it spent (None for the local teller).
+    model: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
@@ -77,6 +80,7 @@ def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
     from storyteller.pipeline.cache import analysis_fingerprint
     from storyteller.pipeline.run import OverallProgress
     from storyteller.tellers.pricing import cost_usd
+    from storyteller.tellers.registry import with_model
     from storyteller.tellers.remote import model_of, usage_of
     from storyteller.telling import tell_video
 
@@ -86,6 +90,8 @@ def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
             "file_missing",
             retryable=False,
         )
+    if job.model:
+        settings = with_model(settings, job.teller, job.model)
     telling = tell_video(
         job.path,
         settings,
@@ -98,6 +104,7 @@ def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
         usage = usage_of(telling.story)
         return JobResult(
             story=telling.story,
+            model=model_of(telling.story) or None,
             evidence=telling.evidence,
             evidence_fingerprint=analysis_fingerprint(settings),
             tokens_in=usage.tokens_in if usage else None,

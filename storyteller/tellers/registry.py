@@ -38,6 +38,28 @@ def teller_names() -> list[str]:
     return sorted(TELLERS)
 
 
+# The setting that names each AI teller's model.
+MODEL_SETTINGS = {"gemini": "gemini_model", "openai": "openai_model"}
+
+
+def has_models(name: str) -> bool:
+    return name in MODEL_SETTINGS
+
+
+def configured_model(name: str, settings: Settings) -> str | None:
+    """The model a teller uses when none is chosen (None for a teller without models)."""
+    setting = MODEL_SETTINGS.get(name)
+    return getattr(settings, setting) if setting else None
+
+
+def with_model(settings: Settings, name: str, model: str) -> Settings:
+    """`settings` with teller `name` using `model` (a batch's or a video's choice)."""
+    setting = MODEL_SETTINGS.get(name)
+    if setting is None:
+        raise TellerError(f"the {name} teller has no models to choose from", code="no_models")
+    return settings.model_copy(update={setting: model})
+
+
 def get_teller(name: str, settings: Settings) -> Teller:
     factory = TELLERS.get(name)
     if factory is None:

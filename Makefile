@@ -37,6 +37,7 @@ test-all: install browser
 bench: install
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/tellers.py
 
 # The README's screenshots, taken by the page's tests in Chromium.
 screenshots: install browser

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DISCLAIMER = "This story was written by AI from the video and is for entertainment only."
@@ -153,6 +153,19 @@ class Settings(BaseSettings):
         description="JSON file of model prices (dollars per million tokens in and out) used to "
         "cost AI stories; default: the one shipped with the package.",
     )
+    daily_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="Most dollars the AI tellers may spend in a day (UTC), counted from the "
+        "recorded cost of stories plus the estimate of those being written; a video that "
+        "would pass it waits, with that reason shown. Unset: no daily limit.",
+    )
+    batch_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="Most dollars the AI tellers may spend on one batch (regenerated stories "
+        "included); a video that would pass it waits, with that reason shown. Unset: no limit.",
+    )
     gemini_model: str = Field(
         default="gemini-2.5-flash",
         min_length=1,
@@ -178,15 +191,49 @@ class Settings(BaseSettings):
         "through the Files API.",
     )
     gemini_max_concurrency: int = Field(
-        default=4, ge=1, description="Most requests to Gemini at once, across this process."
+        default=4,
+        ge=1,
+        description="Most requests to Gemini at once, across all workers of this machine.",
     )
     gemini_requests_per_minute: int = Field(
-        default=60, ge=0, description="Most requests to Gemini a minute; 0 means no limit."
+        default=60,
+        ge=0,
+        description="Most requests to Gemini a minute, across all workers of this machine; "
+        "0 means no limit.",
     )
     gemini_timeout_s: float = Field(
         default=300.0,
         gt=0,
         description="Longest wait for one Gemini answer, and for an uploaded video to be ready.",
+    )
+    gemini_batch_mode: bool = Field(
+        default=False,
+        description="Send `low` priority videos of the gemini teller through Gemini Batch Mode "
+        "(half price, answers within hours) instead of asking at once.",
+    )
+    gemini_batch_size: int = Field(
+        default=50, ge=1, description="Most videos in one Gemini Batch Mode job."
+    )
+    gemini_batch_max_mb: float = Field(
+        default=20.0,
+        gt=0,
+        description="Largest Batch Mode job, in MB of request (Google's limit for requests "
+        "sent inline); videos that would not fit go through the Files API.",
+    )
+    gemini_batch_gather_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a video waits for others to share its Batch Mode job before "
+        "the group is sent anyway.",
+    )
+    gemini_batch_poll_s: float = Field(
+        default=60.0, gt=0, description="How often Batch Mode jobs are asked whether they are done."
+    )
+    gemini_batch_max_wait_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="A Batch Mode job not done after this many hours is cancelled and its "
+        "videos sent again (or failed, once out of attempts).",
     )
     teller_max_retries: int = Field(
         default=4,
@@ -214,18 +261,67 @@ class Settings(BaseSettings):
         default=120.0, gt=0, description="Longest wait for one answer of the openai teller."
     )
     openai_max_concurrency: int = Field(
-        default=4, ge=1, description="Most requests to the OpenAI-compatible server at once."
+        default=4,
+        ge=1,
+        description="Most requests to the OpenAI-compatible server at once, across all "
+        "workers of this machine.",
     )
     openai_requests_per_minute: int = Field(
         default=60,
         ge=0,
-        description="Most requests to the OpenAI-compatible server a minute; 0 means no limit.",
+        description="Most requests to the OpenAI-compatible server a minute, across all "
+        "workers of this machine; 0 means no limit.",
     )
     openai_max_keyframes: int = Field(
         default=8,
         ge=0,
         description="Most keyframes sent as images, spread over the video's shots.",
     )
+
+    # --- shared storage (several machines) ----------------------------------
+    storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where uploaded videos live: `local` (a folder, possibly on a shared "
+        "filesystem) or `s3` (an S3-compatible bucket every machine reaches).",
+    )
+    storage_dir: Path | None = Field(
+        default=None,
+        description="Folder of the `local` storage; for several machines, one every machine "
+        "mounts. Default: `uploads/` in the data folder.",
+    )
+    s3_bucket: str | None = Field(
+        default=None, description="Bucket of the `s3` storage; the `s3` storage needs it."
+    )
+    s3_prefix: str = Field(
+        default="", description="Folder in the bucket the videos go under, e.g. `storyteller/`."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Address of an S3-compatible server (MinIO, Ceph...); default: AWS S3.",
+    )
+    s3_region: str | None = Field(
+        default=None, description="Region of the bucket; default: the AWS configuration's."
+    )
+    fetch_cache_mb: int = Field(
+        default=5120,
+        ge=0,
+        description="Most megabytes of videos fetched from the `s3` storage kept on this "
+        "machine; the least recently used go first.",
+    )
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> Settings:
+        if self.storage == "s3" and not (self.s3_bucket or "").strip():
+            raise ValueError(
+                "STORYTELLER_STORAGE=s3 needs STORYTELLER_S3_BUCKET: the bucket the videos "
+                "are kept in"
+            )
+        url = self.s3_endpoint_url
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"STORYTELLER_S3_ENDPOINT_URL must start with http:// or https://, not {url!r}"
+            )
+        return self
 
     @field_validator("story_years")
     @classmethod

@@ -270,3 +270,45 @@ class EvidenceRecord(Base):
 
     def __repr__(self) -> str:
         return f"<EvidenceRecord {self.content_hash[:12]} {self.fingerprint}>"
+
+
+class BatchItemState(StrEnum):
+    """Where a video's request stands in Gemini Batch Mode."""
+
+    WAITING = "waiting"  # gathered with others until its group is sent
+    SUBMITTED = "submitted"  # part of a Batch Mode job at Gemini, `remote_name`
+
+
+class GeminiBatchItem(Base):
+    """A video's request to Gemini waiting for, or inside, a Batch Mode job. The video stays
+    `processing` (stage `batch`) under the claim recorded here until the answer comes."""
+
+    __tablename__ = "gemini_batch_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"), index=True)
+    claimed_by: Mapped[str] = mapped_column(String(128), doc="The claim: the video's worker id.")
+    attempt: Mapped[int] = mapped_column(Integer, doc="The claim: the video's attempt number.")
+    model: Mapped[str] = mapped_column(String(MODEL_NAME))
+    request: Mapped[str] = mapped_column(Text, doc="The request to send, as google-genai's JSON.")
+    file_name: Mapped[str | None] = mapped_column(
+        String(255), doc="The video uploaded through the Files API, deleted when the item ends."
+    )
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence.id", ondelete="SET NULL"), doc="The evidence the prompt is from."
+    )
+    state: Mapped[BatchItemState] = mapped_column(
+        str_enum(BatchItemState), default=BatchItemState.WAITING
+    )
+    remote_name: Mapped[str | None] = mapped_column(
+        String(255), index=True, doc="The Batch Mode job it is in (batches/...)."
+    )
+    sent: Mapped[int] = mapped_column(Integer, default=0, doc="Batch Mode jobs it went in.")
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0, doc="Spent so far, every try.")
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<GeminiBatchItem {self.id} {self.video_id} {self.state}>"

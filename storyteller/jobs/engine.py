@@ -27,12 +27,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from storyteller.config import Settings
 from storyteller.db.models import ErrorCause
+from storyteller.db.types import utcnow
+from storyteller.jobs.batch_mode import BatchCoordinator
+from storyteller.jobs.budget import Budget
 from storyteller.jobs.queue import Claim, JobQueue, Outcome, new_worker_id
 from storyteller.jobs.work import DEFAULT_JOB, Job, JobResult, resolve_job
 from storyteller.storage.uploads import UploadStore
@@ -157,6 +161,7 @@ class EmbeddedEngine:
         self.settings = settings
         self.job = job
         self.queue = queue or JobQueue(db)
+        self.budget = Budget(settings, self.queue)
         # Told the ids of videos the engine changed, once committed (live updates).
         self.on_change = on_change or (lambda video_ids: None)
         self.store = UploadStore.from_settings(settings)
@@ -170,6 +175,7 @@ class EmbeddedEngine:
         self._stopped = threading.Event()
         self._last_recovery = 0.0
         self._failed_starts = 0
+        self._batch_mode: BatchCoordinator | None = None
 
     # --- control -------------------------------------------------------------
 
@@ -182,12 +188,17 @@ class EmbeddedEngine:
         if recovered:
             log.info("requeued %d videos left running by a stopped server", len(recovered))
             self.on_change(recovered)
+        # The budgets may have changed since videos were held back for them.
+        self.on_change(self.queue.release_holds())
         _LIVE_WORKER_IDS.add(self.worker_id)
         self._slots = [self._spawn() for _ in range(self.concurrency)]
         self._thread = threading.Thread(
             target=self._supervise, name="storyteller-engine", daemon=True
         )
         self._thread.start()
+        if self.settings.gemini_batch_mode or self.queue.has_batch_items():
+            self._batch_mode = BatchCoordinator(self.settings, self.queue, on_change=self.on_change)
+            self._batch_mode.start()
         log.info("job engine started: %d workers (%s)", self.concurrency, self.worker_id)
 
     def wake(self) -> None:
@@ -210,6 +221,9 @@ class EmbeddedEngine:
         self.wake()
         self._thread.join(timeout=10)
         self._thread = None
+        if self._batch_mode is not None:
+            self._batch_mode.stop()
+            self._batch_mode = None
         for slot in self._slots:
             if slot.claim is None:
                 self._end(slot, kill=not slot.ready)
@@ -293,6 +307,8 @@ class EmbeddedEngine:
             )
             self.on_change([claim.video_id])
             return
+        if not self._within_budget(claim, path):
+            return
         job = Job(
             video_id=claim.video_id,
             path=path,
@@ -309,6 +325,21 @@ class EmbeddedEngine:
             slot.conn.send(job)
         except OSError:
             self._worker_died(slot)
+
+    def _within_budget(self, claim: Claim, path: Path) -> bool:
+        """Reserve what the video is expected to spend, or hold it back with the reason
+        when that would pass a budget (the slot then stays free for another video)."""
+        if not self.budget.enabled:
+            return True
+        verdict = self.budget.check(claim, path, utcnow())
+        if verdict.allowed:
+            self.queue.reserve(claim, verdict.reserve_usd)
+            return True
+        assert verdict.reason is not None and verdict.until is not None
+        log.info("video %s held back: %s", claim.video_id, verdict.reason)
+        self.queue.hold(claim, reason=verdict.reason, until=verdict.until)
+        self.on_change([claim.video_id])
+        return False
 
     def _wait_and_handle(self) -> None:
         conns: list[Any] = [self._wake_reader] + [slot.conn for slot in self._slots]
@@ -341,6 +372,9 @@ class EmbeddedEngine:
             self._worker_died(slot)
 
     def _record(self, claim: Claim, result: JobResult) -> None:
+        if result.batch_request is not None and self._batch_mode is not None:
+            self._batch_mode.defer(claim, result)
+            return
         if result.story is not None:
             kept = self.queue.complete(
                 claim,

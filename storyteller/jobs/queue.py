@@ -27,17 +27,21 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
 from storyteller.db.models import (
     ENDED,
+    BatchItemState,
     ErrorCause,
+    EvidenceRecord,
+    GeminiBatchItem,
     Priority,
     Video,
     VideoStatus,
 )
+from storyteller.db.models import Story as StoryRow
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.pipeline.evidence import Evidence
@@ -48,6 +52,8 @@ RETRY_BASE_S = 5.0
 RETRY_MAX_S = 300.0
 
 STALLED_REASON = "the worker processing this video stopped answering"
+# The stage of a video whose request waits for, or is in, a Gemini Batch Mode job.
+BATCH_STAGE = "batch"
 
 
 class JobError(Exception):
@@ -96,6 +102,16 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Spending:
+    """Dollars spent and expected, as the budgets count them."""
+
+    today: float  # on stories written since the start of the day (UTC)
+    running: float  # expected by the videos running now
+    batch: float  # on this batch's stories, ever
+    batch_running: float  # expected by this batch's videos running now
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a finished job hands back to `JobQueue.complete`."""
 
@@ -107,6 +123,26 @@ class Outcome:
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """A video's request waiting for, or inside, a Gemini Batch Mode job, with the claim
+    its video is held under."""
+
+    id: int
+    claim: Claim
+    model: str
+    request: str
+    file_name: str | None
+    evidence_id: int | None
+    state: BatchItemState
+    remote_name: str | None
+    sent: int
+    tokens_in: int
+    tokens_out: int
+    created_at: dt.datetime
+    submitted_at: dt.datetime | None
 
 
 class JobQueue:
@@ -187,6 +223,8 @@ class JobQueue:
                 video.heartbeat_at = now
                 video.stage = None
                 video.progress = 0.0
+                video.wait_reason = None
+                video.cost_reserved_usd = None
                 return Claim(
                     video_id=video.id,
                     batch_id=video.batch_id,
@@ -335,6 +373,74 @@ class JobQueue:
             self._requeue(video, delay_s=0.0)
             return True
 
+    # --- spending budgets (see storyteller.jobs.budget) -----------------------
+
+    def spending(self, *, since: dt.datetime, batch_id: str, besides: str) -> Spending:
+        """Dollars spent on stories since `since` and on `batch_id`'s stories, and what
+        the videos running now (but `besides`) are expected to spend."""
+        running = (
+            Video.status == VideoStatus.PROCESSING,
+            Video.id != besides,
+            Video.cost_reserved_usd.is_not(None),
+        )
+        cost = func.coalesce(func.sum(StoryRow.cost_usd), 0.0)
+        reserved = func.coalesce(func.sum(Video.cost_reserved_usd), 0.0)
+        with self._sessions() as session:
+            today = session.scalar(select(cost).where(StoryRow.created_at >= since))
+            batch = session.scalar(
+                select(cost)
+                .join(Video, Video.id == StoryRow.video_id)
+                .where(Video.batch_id == batch_id)
+            )
+            all_running = session.scalar(select(reserved).where(*running))
+            batch_running = session.scalar(
+                select(reserved).where(*running, Video.batch_id == batch_id)
+            )
+        return Spending(
+            today=float(today or 0.0),
+            running=float(all_running or 0.0),
+            batch=float(batch or 0.0),
+            batch_running=float(batch_running or 0.0),
+        )
+
+    def reserve(self, claim: Claim, usd: float | None) -> bool:
+        """Count `usd` against the budgets while the video runs."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Video).where(*self._mine(claim)).values(cost_reserved_usd=usd)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def hold(self, claim: Claim, *, reason: str, until: dt.datetime) -> bool:
+        """Give a video back without charging the attempt, to wait until `until` with
+        `reason` shown (a budget it would pass)."""
+        with self._sessions.begin() as session:
+            video = session.scalars(
+                select(Video).where(*self._mine(claim)).with_for_update()
+            ).one_or_none()
+            if video is None:
+                return False
+            video.attempts = max(0, video.attempts - 1)
+            self._requeue(video, delay_s=0.0)
+            video.run_after = until
+            video.wait_reason = reason
+            return True
+
+    def release_holds(self) -> list[str]:
+        """Let every video held for budget be looked at again now (the budgets may have
+        changed since they were held)."""
+        with self._sessions.begin() as session:
+            held = list(
+                session.scalars(
+                    select(Video).where(
+                        Video.status == VideoStatus.PENDING, Video.wait_reason.is_not(None)
+                    )
+                )
+            )
+            for video in held:
+                video.run_after = utcnow()
+            return [video.id for video in held]
+
     def recover_stalled(self, *, timeout_s: float, dead_workers: Iterable[str] = ()) -> list[str]:
         """Requeue (or fail, when out of attempts) the videos whose worker has not
         heartbeated for `timeout_s`, or whose worker is known to be dead. Returns their ids."""
@@ -343,7 +449,9 @@ class JobQueue:
         stalled = (Video.heartbeat_at < cutoff) | Video.heartbeat_at.is_(None)
         if dead:
             stalled = stalled | Video.claimed_by.in_(dead)
-        stmt = select(Video).where(Video.status == VideoStatus.PROCESSING, stalled)
+        # A video waiting for Gemini Batch Mode has no worker to be silent.
+        deferred = exists().where(_holds_claim())
+        stmt = select(Video).where(Video.status == VideoStatus.PROCESSING, stalled, ~deferred)
         if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True)
         recovered: list[str] = []
@@ -497,6 +605,157 @@ class JobQueue:
         with self._sessions() as session:
             return crud.video_counts(session)
 
+    # --- Gemini Batch Mode ---------------------------------------------------------
+
+    def defer_to_batch(
+        self,
+        claim: Claim,
+        *,
+        model: str,
+        request: str,
+        file_name: str | None = None,
+        evidence: Evidence | None = None,
+        evidence_fingerprint: str | None = None,
+    ) -> bool:
+        """Keep the video's request for a Batch Mode job; the video stays processing
+        (stage `batch`) under this claim until the answer is recorded. False (and nothing
+        kept) when the claim is no longer this worker's."""
+        with self._sessions.begin() as session:
+            video = session.scalars(
+                select(Video).where(*self._mine(claim)).with_for_update()
+            ).one_or_none()
+            if video is None:
+                return False
+            evidence_id = None
+            if evidence is not None and evidence_fingerprint:
+                record = crud.save_evidence(
+                    session, evidence=evidence, fingerprint=evidence_fingerprint
+                )
+                evidence_id = record.id
+            video.stage = BATCH_STAGE
+            video.heartbeat_at = utcnow()
+            session.add(
+                GeminiBatchItem(
+                    video_id=claim.video_id,
+                    claimed_by=claim.worker_id,
+                    attempt=claim.attempt,
+                    model=model,
+                    request=request,
+                    file_name=file_name,
+                    evidence_id=evidence_id,
+                    state=BatchItemState.WAITING,
+                    sent=0,
+                    tokens_in=0,
+                    tokens_out=0,
+                )
+            )
+            return True
+
+    def batch_items(
+        self, *, state: BatchItemState | None = None, remote_name: str | None = None
+    ) -> list[BatchItem]:
+        """Batch Mode items whose video is still held for them, oldest first."""
+        stmt = (
+            select(GeminiBatchItem, Video).join(Video, _holds_claim()).order_by(GeminiBatchItem.id)
+        )
+        if state is not None:
+            stmt = stmt.where(GeminiBatchItem.state == state)
+        if remote_name is not None:
+            stmt = stmt.where(GeminiBatchItem.remote_name == remote_name)
+        with self._sessions() as session:
+            return [_batch_item(item, video) for item, video in session.execute(stmt).tuples()]
+
+    def has_batch_items(self) -> bool:
+        with self._sessions() as session:
+            return session.scalar(select(exists().where(GeminiBatchItem.id.is_not(None)))) or False
+
+    def drop_stale_batch_items(self) -> list[tuple[str, str | None]]:
+        """Delete the items whose video is no longer held for them (cancelled, deleted, or
+        running again elsewhere); returns their video ids and uploaded files."""
+        find = select(GeminiBatchItem.id, GeminiBatchItem.video_id, GeminiBatchItem.file_name)
+        find = find.where(~exists().where(_holds_claim())).order_by(GeminiBatchItem.id)
+        with self._sessions() as session:  # a read first: most rounds find nothing
+            if not session.execute(find.limit(1)).first():
+                return []
+        with self._sessions.begin() as session:
+            stale = session.execute(find).all()
+            ids = [row.id for row in stale]
+            session.execute(delete(GeminiBatchItem).where(GeminiBatchItem.id.in_(ids)))
+            return [(row.video_id, row.file_name) for row in stale]
+
+    def mark_batch_submitted(self, item_ids: Iterable[int], remote_name: str) -> None:
+        """These items were sent as the Batch Mode job `remote_name`."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(GeminiBatchItem)
+                .where(GeminiBatchItem.id.in_(list(item_ids)))
+                .values(
+                    state=BatchItemState.SUBMITTED,
+                    remote_name=remote_name,
+                    submitted_at=utcnow(),
+                    sent=GeminiBatchItem.sent + 1,
+                )
+            )
+
+    def submitted_batch_jobs(self) -> list[tuple[str, dt.datetime]]:
+        """Batch Mode jobs with items waiting for their answers, and when each was sent."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(GeminiBatchItem.remote_name, func.min(GeminiBatchItem.submitted_at))
+                .where(
+                    GeminiBatchItem.state == BatchItemState.SUBMITTED,
+                    GeminiBatchItem.remote_name.is_not(None),
+                )
+                .group_by(GeminiBatchItem.remote_name)
+            ).tuples()
+            return [(name, sent or utcnow()) for name, sent in rows if name]
+
+    def batch_item_evidence(self, item: BatchItem) -> tuple[Evidence, str] | None:
+        """The evidence an item's prompt was written from, with its fingerprint."""
+        if item.evidence_id is None:
+            return None
+        with self._sessions() as session:
+            record = session.get(EvidenceRecord, item.evidence_id)
+            return (record.to_evidence(), record.fingerprint) if record is not None else None
+
+    def resubmit_batch_item(
+        self,
+        item: BatchItem,
+        *,
+        reason: str,
+        request: str | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+    ) -> bool | None:
+        """Send an item again in a later Batch Mode job, as the video's next attempt (with
+        a new request, when given). False when the video has used its attempts (the item
+        is left for the caller to fail), None when the video is no longer held for it."""
+        with self._sessions.begin() as session:
+            video = session.scalars(
+                select(Video).where(*self._mine(item.claim)).with_for_update()
+            ).one_or_none()
+            row = session.get(GeminiBatchItem, item.id, with_for_update=True)
+            if video is None or row is None:
+                return None
+            row.last_error = reason
+            row.tokens_in += tokens_in
+            row.tokens_out += tokens_out
+            if video.attempts >= video.max_attempts:
+                return False
+            video.attempts += 1
+            video.heartbeat_at = utcnow()
+            row.attempt = video.attempts
+            row.state = BatchItemState.WAITING
+            row.remote_name = None
+            row.submitted_at = None
+            if request is not None:
+                row.request = request
+            return True
+
+    def drop_batch_item(self, item_id: int) -> None:
+        with self._sessions.begin() as session:
+            session.execute(delete(GeminiBatchItem).where(GeminiBatchItem.id == item_id))
+
 
 def _record_error(video: Video, reason: str, code: str, cause: ErrorCause) -> None:
     video.error = reason
@@ -548,3 +807,43 @@ def parse_priority(value: str | None) -> Priority:
         raise ValueError(
             f"unknown priority {value!r}; choose one of: {', '.join(p.value for p in Priority)}"
         ) from None
+
+
+def _holds_claim() -> ColumnElement[bool]:
+    """A Batch Mode item whose video is still processing under the item's claim."""
+    return and_(
+        GeminiBatchItem.video_id == Video.id,
+        Video.status == VideoStatus.PROCESSING,
+        Video.claimed_by == GeminiBatchItem.claimed_by,
+        Video.attempts == GeminiBatchItem.attempt,
+    )
+
+
+def _batch_item(item: GeminiBatchItem, video: Video) -> BatchItem:
+    return BatchItem(
+        id=item.id,
+        claim=Claim(
+            video_id=video.id,
+            batch_id=video.batch_id,
+            worker_id=item.claimed_by,
+            attempt=item.attempt,
+            storage_path=video.storage_path,
+            original_name=video.original_name,
+            content_hash=video.content_hash,
+            teller=video.teller,
+            seed=video.seed,
+            model=video.model,
+            priority=video.priority,
+        ),
+        model=item.model,
+        request=item.request,
+        file_name=item.file_name,
+        evidence_id=item.evidence_id,
+        state=item.state,
+        remote_name=item.remote_name,
+        sent=item.sent,
+        tokens_in=item.tokens_in,
+        tokens_out=item.tokens_out,
+        created_at=item.created_at,
+        submitted_at=item.submitted_at,
+    )

@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from storyteller.config import Settings
 from storyteller.db.models import ErrorCause
@@ -54,6 +55,8 @@ class JobResult:
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
+    # Gemini Batch Mode: the request to send later instead of a story (see batch_mode.py).
+    batch_request: dict[str, Any] | None = None
 
     @classmethod
     def failure(
@@ -92,6 +95,10 @@ def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
         )
     if job.model:
         settings = with_model(settings, job.teller, job.model)
+    if settings.gemini_batch_mode and job.teller == "gemini" and job.priority == "low":
+        from storyteller.jobs.batch_mode import prepare_batch_request
+
+        return prepare_batch_request(job, settings, progress)
     telling = tell_video(
         job.path,
         settings,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import mimetypes
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from storyteller.config import Settings
 from storyteller.pipeline.evidence import Evidence
+from storyteller.tellers.gate import RequestGate, gate_for
 from storyteller.tellers.remote import (
     STORY_SCHEMA,
     Ask,
@@ -21,16 +23,16 @@ from storyteller.tellers.remote import (
     RemoteTeller,
     RemoteTellerError,
     Reply,
-    RequestGate,
     RetryPolicy,
     Usage,
     failure_for_status,
-    gate_for,
     parse_duration,
     parse_retry_after,
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PROVIDER = "Gemini"
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -54,6 +56,21 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
             continue
         found += [lib.TimeoutException, lib.ConnectError, lib.RemoteProtocolError]
     return tuple(found)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, base_url: str | None, timeout_ms: int) -> Any:
+    """One client per key, endpoint and timeout in a process, shared by its videos: making
+    one loads the certificate bundle three times (~150 ms of CPU), which five workers
+    starting videos at once on two cores turned into most of a second each."""
+    from google import genai
+    from google.genai import types
+
+    options: dict[str, Any] = {"timeout": timeout_ms}
+    if base_url:
+        options["base_url"] = base_url
+    # No retry_options: the client's retries ignore the server's RetryInfo; ours do not.
+    return genai.Client(api_key=api_key, http_options=types.HttpOptions(**options))
 
 
 class GeminiTeller(RemoteTeller):
@@ -84,18 +101,16 @@ class GeminiTeller(RemoteTeller):
         self.retry = retry or RetryPolicy(max_retries=settings.teller_max_retries)
         self.gate = gate or gate_for(
             "gemini",
+            settings.data_dir,
             concurrency=settings.gemini_max_concurrency,
             per_minute=settings.gemini_requests_per_minute,
         )
         self.file_poll_s = file_poll_s
         self._transient = _transient_errors()
-        options: dict[str, Any] = {"timeout": int(settings.gemini_timeout_s * 1000)}
-        if settings.gemini_base_url:
-            options["base_url"] = settings.gemini_base_url
-        # No retry_options: the client's retries ignore the server's RetryInfo; ours do not.
-        self.client = genai.Client(
-            api_key=settings.gemini_api_key.get_secret_value(),
-            http_options=types.HttpOptions(**options),
+        self.client = _client(
+            settings.gemini_api_key.get_secret_value(),
+            settings.gemini_base_url,
+            int(settings.gemini_timeout_s * 1000),
         )
 
     @property
@@ -111,17 +126,8 @@ class GeminiTeller(RemoteTeller):
         try:
             parts: list[Any] = []
             if video is not None:
-                metadata = types.VideoMetadata(fps=self.settings.gemini_fps)
-                mime = _mime_type(video, evidence)
-                if video.stat().st_size <= self.settings.gemini_inline_max_mb * 1_000_000:
-                    blob = types.Blob(data=video.read_bytes(), mime_type=mime)
-                    parts.append(types.Part(inline_data=blob, video_metadata=metadata))
-                else:
-                    uploaded = self._upload(video, mime, evidence.file_name)
-                    file_name = uploaded.name
-                    ready = self._wait_until_active(uploaded)
-                    data = types.FileData(file_uri=ready.uri, mime_type=ready.mime_type or mime)
-                    parts.append(types.Part(file_data=data, video_metadata=metadata))
+                part, file_name = self.video_part(evidence, video)
+                parts.append(part)
 
             def ask(prompt: str, seed: int) -> Reply:
                 return self._generate([*parts, types.Part(text=prompt)], seed)
@@ -129,16 +135,48 @@ class GeminiTeller(RemoteTeller):
             yield ask
         finally:
             if file_name is not None:
-                self._delete(file_name)
+                self.delete_file(file_name)
 
-    def _generate(self, parts: list[Any], seed: int) -> Reply:
+    def video_part(
+        self, evidence: Evidence, video: Path, *, inline_max_bytes: float | None = None
+    ) -> tuple[Any, str | None]:
+        """The video as a request part: inline up to `inline_max_bytes` (default: the
+        setting), else uploaded through the Files API and ready; with the uploaded file's
+        name, which the caller deletes once done with it."""
         types = self._types
-        config = types.GenerateContentConfig(
+        metadata = types.VideoMetadata(fps=self.settings.gemini_fps)
+        mime = _mime_type(video, evidence)
+        if inline_max_bytes is None:
+            inline_max_bytes = self.settings.gemini_inline_max_mb * 1_000_000
+        if video.stat().st_size <= inline_max_bytes:
+            blob = types.Blob(data=video.read_bytes(), mime_type=mime)
+            return types.Part(inline_data=blob, video_metadata=metadata), None
+        uploaded = self._upload(video, mime, evidence.file_name)
+        try:
+            ready = self._wait_until_active(uploaded)
+        except BaseException:
+            self.delete_file(uploaded.name)
+            raise
+        data = types.FileData(file_uri=ready.uri, mime_type=ready.mime_type or mime)
+        return types.Part(file_data=data, video_metadata=metadata), uploaded.name
+
+    def generation_config(self, seed: int) -> Any:
+        """Structured output in the story schema, at the configured media resolution."""
+        types = self._types
+        return types.GenerateContentConfig(
             response_mime_type="application/json",
             response_schema=STORY_SCHEMA,
             media_resolution=_MEDIA_RESOLUTIONS[self.settings.gemini_media_resolution],
             seed=seed,
         )
+
+    def call(self, request: Callable[[], T]) -> T:
+        """`request()` with our retries; a failure raises RemoteTellerError with the reason."""
+        return self.retry.run(request, self._classify)
+
+    def _generate(self, parts: list[Any], seed: int) -> Reply:
+        types = self._types
+        config = self.generation_config(seed)
         contents = [types.Content(role="user", parts=parts)]
 
         def call() -> Any:
@@ -147,40 +185,7 @@ class GeminiTeller(RemoteTeller):
                     model=self.model, contents=contents, config=config
                 )
 
-        response = self.retry.run(call, self._classify)
-        usage = _usage(response)
-        feedback = response.prompt_feedback
-        if not response.candidates:
-            reason = feedback.block_reason if feedback and feedback.block_reason else None
-            if reason is not None:
-                message = (
-                    f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
-                )
-                raise RemoteTellerError(
-                    f"{PROVIDER} blocked the request ({_enum_name(reason)}){message}",
-                    code="blocked",
-                    usage=usage,
-                )
-            raise RemoteTellerError(f"{PROVIDER} gave no answer", usage=usage)
-        candidate = response.candidates[0]
-        finish = _enum_name(candidate.finish_reason) if candidate.finish_reason else "STOP"
-        if finish != "STOP":
-            code = "blocked" if finish in _BLOCKS else "unfinished"
-            raise RemoteTellerError(
-                f"{PROVIDER} did not finish the story (finish reason {finish})",
-                code=code,
-                usage=usage,
-            )
-        text = (
-            "".join(
-                part.text
-                for part in (candidate.content.parts or [])
-                if part.text and not part.thought
-            )
-            if candidate.content
-            else ""
-        )
-        return Reply(text=text, usage=usage)
+        return reply_of(self.retry.run(call, self._classify))
 
     # --- the Files API -------------------------------------------------------------------
 
@@ -210,7 +215,7 @@ class GeminiTeller(RemoteTeller):
             time.sleep(self.file_poll_s)
             file = self.retry.run(partial(self.client.files.get, name=file.name), self._classify)
 
-    def _delete(self, name: str) -> None:
+    def delete_file(self, name: str) -> None:
         try:
             self.retry.run(lambda: self.client.files.delete(name=name), self._classify)
         except Exception as exc:
@@ -231,6 +236,40 @@ class GeminiTeller(RemoteTeller):
         if isinstance(exc, json.JSONDecodeError):
             return Failure(f"{PROVIDER} sent a response that is not JSON ({exc.msg})", True)
         return None
+
+
+def reply_of(response: Any) -> Reply:
+    """The story's text in a GenerateContentResponse, with the tokens it cost; raises
+    RemoteTellerError for a blocked or unfinished answer."""
+    usage = _usage(response)
+    feedback = response.prompt_feedback
+    if not response.candidates:
+        reason = feedback.block_reason if feedback and feedback.block_reason else None
+        if reason is not None:
+            message = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+            raise RemoteTellerError(
+                f"{PROVIDER} blocked the request ({_enum_name(reason)}){message}",
+                code="blocked",
+                usage=usage,
+            )
+        raise RemoteTellerError(f"{PROVIDER} gave no answer", usage=usage)
+    candidate = response.candidates[0]
+    finish = _enum_name(candidate.finish_reason) if candidate.finish_reason else "STOP"
+    if finish != "STOP":
+        code = "blocked" if finish in _BLOCKS else "unfinished"
+        raise RemoteTellerError(
+            f"{PROVIDER} did not finish the story (finish reason {finish})",
+            code=code,
+            usage=usage,
+        )
+    text = (
+        "".join(
+            part.text for part in (candidate.content.parts or []) if part.text and not part.thought
+        )
+        if candidate.content
+        else ""
+    )
+    return Reply(text=text, usage=usage)
 
 
 _BLOCKS = frozenset(

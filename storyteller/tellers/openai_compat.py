@@ -4,6 +4,7 @@ from them and the evidence."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import threading
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 from storyteller.config import Settings
 from storyteller.pipeline.cache import EvidenceCache
 from storyteller.pipeline.evidence import Evidence, Scene
+from storyteller.tellers.gate import RequestGate, gate_for
 from storyteller.tellers.remote import (
     STORY_SCHEMA,
     Ask,
@@ -23,11 +25,9 @@ from storyteller.tellers.remote import (
     RemoteTeller,
     RemoteTellerError,
     Reply,
-    RequestGate,
     RetryPolicy,
     Usage,
     failure_for_status,
-    gate_for,
     parse_retry_after,
 )
 
@@ -48,6 +48,18 @@ _STRICT_SCHEMA: dict[str, Any] = {**STORY_SCHEMA, "additionalProperties": False}
 
 class _FormatRefused(Exception):
     """The server answered 400 to the response_format asked for."""
+
+
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, base_url: str | None, timeout_s: float) -> Any:
+    """One client per key, endpoint and timeout in a process, shared by its videos (making
+    one loads the certificate bundle; its connection pool is worth keeping too)."""
+    import openai
+
+    # max_retries=0: the client's own retries would stack under ours, outside the gate.
+    return openai.OpenAI(
+        api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+    )
 
 
 class OpenAITeller(RemoteTeller):
@@ -78,17 +90,12 @@ class OpenAITeller(RemoteTeller):
         self.retry = retry or RetryPolicy(max_retries=settings.teller_max_retries)
         self.gate = gate or gate_for(
             "openai",
+            settings.data_dir,
             concurrency=settings.openai_max_concurrency,
             per_minute=settings.openai_requests_per_minute,
         )
         self.keyframes = EvidenceCache(settings)
-        # max_retries=0: the client's own retries would stack under ours, outside the gate.
-        self.client = openai.OpenAI(
-            api_key=key or _NO_KEY,
-            base_url=settings.openai_base_url or None,
-            timeout=settings.openai_timeout_s,
-            max_retries=0,
-        )
+        self.client = _client(key or _NO_KEY, settings.openai_base_url, settings.openai_timeout_s)
         self._format = JSON_SCHEMA
         self._format_lock = threading.Lock()
 

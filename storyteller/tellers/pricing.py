@@ -43,8 +43,15 @@ def price_of(settings: Settings, teller: str, model: str, *, batch: bool = False
 
 
 def cost_usd(
-    settings: Settings, teller: str, model: str, tokens_in: int, tokens_out: int
+    settings: Settings,
+    teller: str,
+    model: str,
+    tokens_in: int,
+    tokens_out: int,
+    *,
+    batch: bool = False,
 ) -> float | None:
-    """Dollars for these tokens, or None when the model's price is not known."""
-    price = price_of(settings, teller, model)
+    """Dollars for these tokens (at Batch Mode's price when `batch`), or None when the
+    model's price is not known."""
+    price = price_of(settings, teller, model, batch=batch)
     return None if price is None else round(price.cost(tokens_in, tokens_out), 6)

@@ -1,5 +1,5 @@
 """What every teller that asks a remote model shares: the prompt, the answer's schema, retries,
-rate limits, token usage and the draft-repair-reask loop."""
+token usage and the draft-repair-reask loop (rate limits are gate.py's)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import json
 import logging
 import random
 import re
-import threading
 import time
 from abc import abstractmethod
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -361,72 +359,6 @@ class RetryPolicy:
                 retry += 1
 
 
-# --- rate limits -------------------------------------------------------------------------
-
-
-class RequestGate:
-    """At most `concurrency` requests at once and `per_minute` started in any `window_s`
-    (sliding window). Thread-safe; the limits may be changed while in use."""
-
-    def __init__(self, concurrency: int, per_minute: int = 0, *, window_s: float = 60.0) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-        self._starts: deque[float] = deque()
-        self.window_s = window_s
-        self.configure(concurrency, per_minute)
-
-    def configure(self, concurrency: int, per_minute: int) -> None:
-        if concurrency < 1 or per_minute < 0:
-            raise ValueError("concurrency must be at least 1 and per_minute at least 0")
-        with self._cond:
-            self.concurrency = concurrency
-            self.per_minute = per_minute
-            self._cond.notify_all()
-
-    @property
-    def active(self) -> int:
-        return self._active
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Wait for room, then hold one request's place until the block ends."""
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                while self._starts and now - self._starts[0] >= self.window_s:
-                    self._starts.popleft()
-                busy = self._active >= self.concurrency
-                full = bool(self.per_minute) and len(self._starts) >= self.per_minute
-                if not busy and not full:
-                    break
-                # Busy: a finishing request notifies. Full: the oldest start leaves the window.
-                timeout = None if busy else self.window_s - (now - self._starts[0])
-                self._cond.wait(timeout)
-            self._active += 1
-            self._starts.append(now)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
-
-
-_gates: dict[str, RequestGate] = {}
-_gates_lock = threading.Lock()
-
-
-def gate_for(provider: str, *, concurrency: int, per_minute: int) -> RequestGate:
-    """The one gate of a provider in this process, set to the latest limits asked for."""
-    with _gates_lock:
-        gate = _gates.get(provider)
-        if gate is None:
-            gate = _gates[provider] = RequestGate(concurrency, per_minute)
-        elif (gate.concurrency, gate.per_minute) != (concurrency, per_minute):
-            gate.configure(concurrency, per_minute)
-        return gate
-
-
 # --- the teller --------------------------------------------------------------------------
 
 
@@ -489,6 +421,11 @@ class RemoteTeller(Teller):
             code="story_invalid",
             usage=usage,
         )
+
+
+def check_answer(text: str, rules: StoryRules, season: Season) -> tuple[Story | None, list[str]]:
+    """The repaired story in an answer, or what is wrong with it, for the model to fix."""
+    return _check(text, rules, season)
 
 
 def _check(text: str, rules: StoryRules, season: Season) -> tuple[Story | None, list[str]]:

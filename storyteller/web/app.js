@@ -230,6 +230,10 @@ function fillCard(card, video) {
     card.querySelector(".stage").textContent =
       `${STAGES[video.stage] || "starting"} · ${Math.round(100 * (video.progress || 0))}%`;
   }
+  // Held back by a spending budget: say why it does not start.
+  const waiting = card.querySelector(".waiting");
+  waiting.hidden = !(detail === "pending" && video.waiting);
+  waiting.textContent = video.waiting || "";
   const error = card.querySelector(".error");
   error.hidden = !video.error;
   error.textContent = video.error || "";

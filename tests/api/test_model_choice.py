@@ -109,9 +109,7 @@ async def test_a_model_that_cannot_be_used_is_refused_before_anything_is_kept(
 async def test_the_estimate_prices_the_model_asked_for(make_client: MakeClient) -> None:
     client = await make_client()
     videos = [{"name": "a.mp4", "durationS": 60}]
-    flash = (
-        await client.post("/api/estimate", json={"teller": "gemini", "videos": videos})
-    ).json()
+    flash = (await client.post("/api/estimate", json={"teller": "gemini", "videos": videos})).json()
     pro = (
         await client.post(
             "/api/estimate",

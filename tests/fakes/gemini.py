@@ -1,6 +1,7 @@
 """A fake Gemini API: a real HTTP server in a thread speaking the wire protocol google-genai uses.
 
-It answers generateContent (with usageMetadata), the Files API (resumable upload start, chunks
+It answers generateContent (with usageMetadata: tokens counted from the request and the answer
+as Gemini counts them, see tests/fakes/tokens.py, unless an answer fixes them), the Files API (resumable upload start, chunks
 and finalize; files.get with the state PROCESSING, then ACTIVE; files.delete) and errors in
 Google's format. Answers to generateContent can be scripted one per call to inject faults.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.http import FakeServer, JsonHandler
+from tests.fakes.tokens import gemini_prompt_tokens, text_tokens
 
 API_KEY = "fake-gemini-key"
 
@@ -57,8 +60,9 @@ class Answer:
     body: Any = None  # dict as JSON, str/bytes as they are
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
-    tokens_in: int = 1200
-    tokens_out: int = 300
+    # Usage reported; None: counted from the request (video, text) and the answer's text.
+    tokens_in: int | None = None
+    tokens_out: int | None = None
 
     # --- the faults ---------------------------------------------------------------------
 
@@ -147,6 +151,19 @@ class Answer:
         """A candidate that stopped for another reason than STOP."""
         return cls(body={"_text": '{"title": "Snow', "_finish": finish_reason})
 
+    @property
+    def text(self) -> str:
+        """The answer's text ("" for faults and blocks)."""
+        return str(self.body.get("_text", "")) if isinstance(self.body, dict) else ""
+
+    def usage(self, tokens_in: int) -> tuple[int, int]:
+        """(tokens in, tokens out) reported: the fixed figures, or `tokens_in` as counted
+        from the request and the answer's text at about four characters a token."""
+        return (
+            self.tokens_in if self.tokens_in is not None else tokens_in,
+            self.tokens_out if self.tokens_out is not None else text_tokens(self.text),
+        )
+
 
 @dataclass
 class StoredFile:
@@ -179,6 +196,7 @@ class FakeGemini(FakeServer):
         self.used_before_active = 0
         self.in_flight = 0
         self.max_in_flight = 0  # most generateContent calls answered at once
+        self.batch_mode = FakeBatchMode()  # Batch Mode jobs (batchGenerateContent)
         super().__init__(_handler(self), default=Answer.story())
 
     @property
@@ -188,6 +206,28 @@ class FakeGemini(FakeServer):
     def files_left(self) -> list[str]:
         with self._lock:
             return sorted(self.files)
+
+    def usage(self) -> tuple[int, int]:
+        """Tokens reported in and out, summed."""
+        with self._lock:
+            return sum(i for i, _ in self.reported), sum(o for _, o in self.reported)
+
+    def count_usage(self, answer: Answer, model: str, request: dict[str, Any]) -> tuple[int, int]:
+        """What generateContent reports for an answer to `request` (kept in `reported`):
+        the video (inline or uploaded) and every text part counted as Gemini counts them."""
+        counted = 0
+        if answer.tokens_in is None:
+            counted = gemini_prompt_tokens(request, model, self.file_bytes)
+        usage = answer.usage(counted)
+        with self._lock:
+            self.reported.append(usage)
+        return usage
+
+    def file_bytes(self, uri: str) -> bytes | None:
+        """The bytes of an uploaded file named by its URI."""
+        with self._lock:
+            stored = self.files.get("files/" + uri.rsplit("/files/", 1)[-1])
+            return bytes(stored.data) if stored is not None else None
 
     def prompts(self) -> list[str]:
         """The text parts of every generateContent request, in order."""
@@ -215,15 +255,19 @@ class FakeGemini(FakeServer):
         self._stop.wait(seconds)
 
 
-def generate_body(answer: Answer, model: str) -> dict[str, Any]:
-    """The generateContent response for a scripted answer."""
+def generate_body(
+    answer: Answer, model: str, usage: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """The generateContent response for a scripted answer, reporting `usage` (tokens in and
+    out; default: the answer's own, tokens in unknown being 0)."""
     body = dict(answer.body)
-    usage = {
-        "promptTokenCount": answer.tokens_in,
-        "candidatesTokenCount": answer.tokens_out,
-        "totalTokenCount": answer.tokens_in + answer.tokens_out,
+    tokens_in, tokens_out = usage or answer.usage(0)
+    usage_metadata = {
+        "promptTokenCount": tokens_in,
+        "candidatesTokenCount": tokens_out,
+        "totalTokenCount": tokens_in + tokens_out,
     }
-    out: dict[str, Any] = {"usageMetadata": usage, "modelVersion": model}
+    out: dict[str, Any] = {"usageMetadata": usage_metadata, "modelVersion": model}
     if body.get("_no_candidates"):
         out["promptFeedback"] = body["promptFeedback"]
         return out
@@ -283,11 +327,18 @@ def _handler(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 self.generate(match["model"], json.loads(raw or b"{}"))
             elif _UPLOAD.match(url.path):
                 self.upload_start(json.loads(raw or b"{}"))
+            elif match := _BATCH_CREATE.match(url.path):
+                self.send(*fake.batch_mode.create(fake, match["model"], json.loads(raw or b"{}")))
+            elif match := _BATCH_CANCEL.match(url.path):
+                self.send(*fake.batch_mode.cancel(match["id"]))
             else:
                 self.error(404, "NOT_FOUND", f"no route {url.path}")
 
         def do_GET(self) -> None:
             if not self.authorised():
+                return
+            if batch := _BATCH.match(urlparse(self.path).path):
+                self.send(*fake.batch_mode.get(fake, batch["id"]))
                 return
             match = _FILE.match(urlparse(self.path).path)
             if not match:
@@ -350,9 +401,8 @@ def _handler(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 raw = answer.body.encode() if isinstance(answer.body, str) else answer.body
                 self.send(200, raw, answer.headers)
                 return
-            with fake._lock:
-                fake.reported.append((answer.tokens_in, answer.tokens_out))
-            self.send(200, generate_body(answer, model), answer.headers)
+            usage = fake.count_usage(answer, model, request)
+            self.send(200, generate_body(answer, model, usage), answer.headers)
 
         # --- the Files API ----------------------------------------------------------------
 
@@ -430,3 +480,160 @@ def _file_uris(request: dict[str, Any]) -> Iterator[str]:
             uri = wire(wire(part, "fileData") or {}, "fileUri")
             if uri:
                 yield uri
+
+
+# --- Batch Mode --------------------------------------------------------------------------
+
+_BATCH_CREATE = re.compile(
+    r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^/:]+):batchGenerateContent$"
+)
+_BATCH = re.compile(r"^/(?:v1|v1beta|v1alpha)/batches/(?P<id>[^/:]+)$")
+_BATCH_CANCEL = re.compile(r"^/(?:v1|v1beta|v1alpha)/batches/(?P<id>[^/:]+):cancel$")
+_BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+_BATCH_ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
+# google.rpc codes of the HTTP statuses scripted answers use, for errors inside a batch.
+_RPC_CODES = {400: 3, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}
+
+
+@dataclass
+class FakeBatchJob:
+    """One Batch Mode job: its inlined requests, and its answers once it has succeeded."""
+
+    id: str
+    model: str
+    display_name: str
+    requests: list[dict[str, Any]]  # {"request": {...}, "metadata": {...}} as sent
+    outcome: str = "SUCCEEDED"
+    polls: int = 0
+    cancelled: bool = False
+    responses: list[dict[str, Any]] | None = None
+
+
+class FakeBatchMode:
+    """Batch Mode on the fake: a job is PENDING for `pending_polls` gets, RUNNING for
+    `running_polls` more, then ends as scripted (default SUCCEEDED). Its requests are
+    answered when it succeeds, in order, from `script_answers` (then a good story), each
+    counted like a generateContent call."""
+
+    def __init__(self, *, pending_polls: int = 1, running_polls: int = 1) -> None:
+        self.pending_polls = pending_polls
+        self.running_polls = running_polls
+        self.jobs: dict[str, FakeBatchJob] = {}
+        self._answers: list[Answer] = []
+        self._outcomes: list[str] = []
+        self._lock = threading.Lock()
+
+    def script_answers(self, *answers: Answer) -> None:
+        """Answer the next batched requests with these, in order; then good stories."""
+        with self._lock:
+            self._answers.extend(answers)
+
+    def script_outcomes(self, *states: str) -> None:
+        """End the next jobs in these states (FAILED, EXPIRED, CANCELLED...), in order."""
+        with self._lock:
+            self._outcomes.extend(states)
+
+    def sizes(self) -> list[int]:
+        """How many requests each job held, in the order they were created."""
+        with self._lock:
+            return [len(job.requests) for job in self.jobs.values()]
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every batched request (as generateContent bodies), in order."""
+        with self._lock:
+            return [r["request"] for job in self.jobs.values() for r in job.requests]
+
+    # --- the routes -----------------------------------------------------------------------
+
+    def create(self, fake: FakeGemini, model: str, body: dict[str, Any]) -> tuple[int, Any]:
+        batch = body.get("batch", {})
+        requests = batch.get("inputConfig", {}).get("requests", {}).get("requests")
+        if not isinstance(requests, list) or not requests:
+            return 400, _rpc_error(400, "INVALID_ARGUMENT", "batch.input_config is required")
+        job = FakeBatchJob(
+            id=fake.new_id(),
+            model=model,
+            display_name=str(batch.get("displayName", "")),
+            requests=requests,
+        )
+        with self._lock:
+            fake.calls["batch_create"] += 1
+            if self._outcomes:
+                job.outcome = self._outcomes.pop(0)
+            self.jobs[job.id] = job
+        return 200, self._json(job, "PENDING")
+
+    def get(self, fake: FakeGemini, job_id: str) -> tuple[int, Any]:
+        with self._lock:
+            fake.calls["batch_get"] += 1
+            job = self.jobs.get(job_id)
+            if job is None:
+                return 404, _rpc_error(404, "NOT_FOUND", f"batches/{job_id} not found")
+            job.polls += 1
+            state = self._state(job)
+            answer = state == "SUCCEEDED" and job.responses is None
+        if answer:
+            responses = [self._answer(fake, job.model, r) for r in job.requests]
+            with self._lock:
+                job.responses = responses
+        return 200, self._json(job, state)
+
+    def cancel(self, job_id: str) -> tuple[int, Any]:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return 404, _rpc_error(404, "NOT_FOUND", f"batches/{job_id} not found")
+            if self._state(job) not in _BATCH_ENDED:
+                job.cancelled = True
+        return 200, {}
+
+    # --- the answers ----------------------------------------------------------------------
+
+    def _state(self, job: FakeBatchJob) -> str:
+        if job.cancelled:
+            return "CANCELLED"
+        if job.polls <= self.pending_polls:
+            return "PENDING"
+        if job.polls <= self.pending_polls + self.running_polls:
+            return "RUNNING"
+        return job.outcome
+
+    def _answer(self, fake: FakeGemini, model: str, inlined: dict[str, Any]) -> dict[str, Any]:
+        request = inlined.get("request", {})
+        with self._lock:
+            answer = self._answers.pop(0) if self._answers else Answer.story()
+        out: dict[str, Any] = {"metadata": inlined["metadata"]} if "metadata" in inlined else {}
+        for uri in _file_uris(request):
+            name = "files/" + uri.rsplit("/files/", 1)[-1]
+            with fake._lock:
+                stored = fake.files.get(name)
+            if stored is None or stored.state != "ACTIVE":
+                out["error"] = {"code": 9, "message": f"The File {name} is not ACTIVE."}
+                return out
+        if answer.status != 200:
+            error = answer.body.get("error", {}) if isinstance(answer.body, dict) else {}
+            code = _RPC_CODES.get(answer.status, 2)
+            out["error"] = {"code": code, "message": error.get("message", "error")}
+            return out
+        usage = fake.count_usage(answer, model, request)
+        out["response"] = generate_body(answer, model, usage)
+        return out
+
+    def _json(self, job: FakeBatchJob, state: str) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "@type": _BATCH_TYPE,
+            "model": f"models/{job.model}",
+            "displayName": job.display_name,
+            "createTime": "2026-01-01T00:00:00.000000Z",
+            "updateTime": "2026-01-01T00:00:01.000000Z",
+            "state": f"BATCH_STATE_{state}",
+            "batchStats": {"requestCount": str(len(job.requests))},
+            "name": f"batches/{job.id}",
+        }
+        if state == "SUCCEEDED" and job.responses is not None:
+            metadata["output"] = {"inlinedResponses": {"inlinedResponses": job.responses}}
+        return {"name": f"batches/{job.id}", "metadata": metadata, "done": state in _BATCH_ENDED}
+
+
+def _rpc_error(code: int, status: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": status}}

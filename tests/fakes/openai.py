@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible server: a real HTTP server in a thread speaking chat completions.
 
 It answers POST /v1/chat/completions as the OpenAI API does (id, object, choices with the
-message's content and refusal, finish_reason, usage) and errors as `{"error": {"message",
+message's content and refusal, finish_reason, usage: counted from the request and the answer
+as OpenAI counts them, see tests/fakes/tokens.py, unless an answer fixes them) and errors as `{"error": {"message",
 "type", "param", "code"}}`, with Retry-After on 429. Answers can be scripted one per call to
 inject faults; which response formats it accepts can be limited, as many servers do.
 """
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 
 from tests.fakes.gemini import GOOD_PARAGRAPHS, story_json
 from tests.fakes.http import FakeServer, JsonHandler
+from tests.fakes.tokens import openai_prompt_tokens, text_tokens
 
 __all__ = ["API_KEY", "GOOD_PARAGRAPHS", "Answer", "FakeOpenAI", "story_json"]
 
@@ -36,8 +38,9 @@ class Answer:
     raw: bytes | None = None  # a body sent as it is
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
-    tokens_in: int = 900
-    tokens_out: int = 250
+    # Usage reported; None: counted from the request (images, text) and the answer's text.
+    tokens_in: int | None = None
+    tokens_out: int | None = None
 
     # --- the faults ---------------------------------------------------------------------
 
@@ -207,15 +210,26 @@ def user_parts(request: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def completion_body(fake: FakeOpenAI, answer: Answer, model: str) -> dict[str, Any]:
-    """The chat completion for a scripted answer, as OpenAI sends it."""
+def completion_body(
+    fake: FakeOpenAI, answer: Answer, model: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    """The chat completion for a scripted answer to `request`, as OpenAI sends it; its usage
+    is kept in `fake.reported`."""
     content = answer.content
     if content is None and answer.refusal is None:
         content = story_json()
+    tokens_in = answer.tokens_in
+    if tokens_in is None:
+        tokens_in = openai_prompt_tokens(request)
+    tokens_out = answer.tokens_out
+    if tokens_out is None:
+        tokens_out = text_tokens(content or answer.refusal or "")
+    with fake._lock:
+        fake.reported.append((tokens_in, tokens_out))
     usage = {
-        "prompt_tokens": answer.tokens_in,
-        "completion_tokens": answer.tokens_out,
-        "total_tokens": answer.tokens_in + answer.tokens_out,
+        "prompt_tokens": tokens_in,
+        "completion_tokens": tokens_out,
+        "total_tokens": tokens_in + tokens_out,
     }
     return {
         "id": fake.new_id(),
@@ -286,9 +300,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if answer.status != 200:
                 self.send(answer.status, {"error": answer.error}, answer.headers)
                 return
-            with fake._lock:
-                fake.reported.append((answer.tokens_in, answer.tokens_out))
             model = str(request.get("model", ""))
-            self.send(200, completion_body(fake, answer, model), answer.headers)
+            self.send(200, completion_body(fake, answer, model, request), answer.headers)
 
     return Handler

@@ -1,6 +1,7 @@
 """Job functions for engine tests, run inside real worker processes. What a job does is
 written in its video's name: `ok.mp4` answers at once, `sleep-5.mp4` works for 5 s,
-`crash.mp4` kills its worker, `raise.mp4` raises, `reject.mp4` fails as a bad video.
+`crash.mp4` kills its worker, `raise.mp4` raises, `reject.mp4` fails as a bad video,
+`spend-0.25.mp4` answers with a story that cost $0.25.
 Every run is appended to `runs.log` in the data folder, so tests can count them."""
 
 from __future__ import annotations
@@ -52,5 +53,9 @@ def scripted(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
     elif action == "reject":
         return JobResult.failure(
             f"{job.name} is not a video", "not_a_video", cause=ErrorCause.VIDEO, retryable=False
+        )
+    elif action == "spend":
+        return JobResult(
+            story=a_story(job.name), tokens_in=1, tokens_out=1, cost_usd=float(argument)
         )
     return JobResult(story=a_story(job.name))

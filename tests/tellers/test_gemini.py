@@ -20,9 +20,10 @@ from storyteller.story.rules import StoryRules
 from storyteller.story.season import Season, months_for
 from storyteller.story.validator import validate
 from storyteller.tellers.base import TellerError, tell
+from storyteller.tellers.gate import RequestGate
 from storyteller.tellers.gemini import GeminiTeller
 from storyteller.tellers.registry import get_teller
-from storyteller.tellers.remote import RemoteTellerError, RequestGate, RetryPolicy, Usage, usage_of
+from storyteller.tellers.remote import RemoteTellerError, RetryPolicy, Usage, usage_of
 from tests.fakes.gemini import API_KEY, GOOD_PARAGRAPHS, Answer, FakeGemini, wire
 from tests.media import Clip
 from tests.tellers.test_remote import snowy_evidence
@@ -85,7 +86,9 @@ def test_a_story_from_real_evidence_meets_the_contract(
     story = tell(teller(gemini_settings), evidence, video, rules=RULES, seed=7)
     assert meets_contract(story.text, evidence)
     assert story.paragraphs == GOOD_PARAGRAPHS
-    assert usage_of(story) == Usage(tokens_in=1200, tokens_out=300, requests=1)
+    # What the fake counted (the video's frames and sound, the prompt, the answer) is kept.
+    assert usage_of(story) == Usage(*fake.usage(), requests=1)
+    assert fake.usage()[0] > 4 * 66 + 4 * 32  # 4 s at 1 fps, low resolution, with sound
 
     (request,) = fake.requests
     video_part, text_part = request["contents"][0]["parts"]
@@ -148,7 +151,8 @@ def test_rate_limits_are_retried_after_the_delay_the_server_asks(
     assert time.monotonic() - began >= 0.4
     assert fake.calls["generate"] == 3
     assert meets_contract(story.text, snowy())
-    assert usage_of(story) == Usage(1200, 300, 1)  # refused calls cost nothing
+    assert usage_of(story) == Usage(*fake.usage(), 1)  # refused calls cost nothing
+    assert len(fake.reported) == 1
 
 
 def test_server_errors_are_retried_and_retry_after_is_honoured(
@@ -212,7 +216,7 @@ def test_a_safety_block_fails_with_its_reason(gemini_settings: Settings, fake: F
         tell(teller(gemini_settings), snowy(), None, rules=RULES)
     assert caught.value.reason == "Gemini blocked the request (SAFETY)"
     assert caught.value.code == "blocked"
-    assert caught.value.usage == Usage(1200, 0, 1)
+    assert caught.value.usage == Usage(fake.usage()[0], 0, 1)
     assert fake.calls["generate"] == 1
 
 
@@ -250,7 +254,7 @@ def test_an_answer_beyond_repair_is_asked_again_with_the_findings(
     assert "Your previous answer broke the rules" in second and "City, Region" in second
     assert "not valid JSON" in third
     assert meets_contract(story.text, snowy())
-    assert usage_of(story) == Usage(3600, 900, 3)
+    assert usage_of(story) == Usage(*fake.usage(), 3)
 
 
 def test_after_two_more_asks_the_video_fails_with_the_findings(
@@ -261,7 +265,7 @@ def test_after_two_more_asks_the_video_fails_with_the_findings(
         tell(teller(gemini_settings), snowy(), None, rules=RULES)
     assert caught.value.code == "story_invalid"
     assert "broke the story contract 3 times" in caught.value.reason
-    assert caught.value.usage == Usage(3600, 900, 3)
+    assert caught.value.usage == Usage(*fake.usage(), 3)
     assert fake.calls["generate"] == 3
 
 

@@ -21,9 +21,10 @@ from storyteller.story.rules import StoryRules
 from storyteller.story.season import Season, months_for
 from storyteller.story.validator import validate
 from storyteller.tellers.base import TellerError, tell
+from storyteller.tellers.gate import RequestGate
 from storyteller.tellers.openai_compat import OpenAITeller, spread
 from storyteller.tellers.registry import get_teller
-from storyteller.tellers.remote import RemoteTellerError, RequestGate, RetryPolicy, Usage, usage_of
+from storyteller.tellers.remote import RemoteTellerError, RetryPolicy, Usage, usage_of
 from tests.fakes.openai import API_KEY, GOOD_PARAGRAPHS, Answer, FakeOpenAI
 from tests.media import Clip
 from tests.tellers.test_remote import snowy_evidence
@@ -87,8 +88,9 @@ def test_a_story_from_real_evidence_meets_the_contract(
     story = tell(teller(settings), evidence, None, rules=RULES, seed=7)
     assert meets_contract(story.text, evidence)
     assert story.paragraphs == GOOD_PARAGRAPHS
-    assert usage_of(story) == Usage(tokens_in=900, tokens_out=250, requests=1)
-    assert fake.usage() == (900, 250)
+    # What the fake counted (each keyframe as an image, the text, the answer) is kept.
+    assert usage_of(story) == Usage(*fake.usage(), requests=1)
+    assert fake.usage()[0] > len(fake.images()) * 765 > 0
 
     (request,) = fake.requests
     assert request["model"] == "gpt-4.1-mini"
@@ -180,7 +182,8 @@ def test_rate_limits_are_retried_after_the_delay_the_server_asks(
     assert time.monotonic() - began >= 0.4
     assert fake.calls["chat"] == 3
     assert meets_contract(story.text, snowy())
-    assert usage_of(story) == Usage(900, 250, 1)  # refused calls cost nothing
+    assert usage_of(story) == Usage(*fake.usage(), 1)  # refused calls cost nothing
+    assert len(fake.reported) == 1
 
 
 def test_server_errors_are_retried_and_retry_after_is_honoured(
@@ -213,7 +216,8 @@ def test_a_malformed_response_is_retried(openai_settings: Settings, fake: FakeOp
     fake.script(Answer.malformed())
     story = tell(teller(openai_settings), snowy(), None, rules=RULES)
     assert fake.calls["chat"] == 2
-    assert usage_of(story) == Usage(900, 250, 1)
+    assert usage_of(story) == Usage(*fake.usage(), 1)
+    assert len(fake.reported) == 1
 
 
 def test_a_rejected_key_is_not_retried(openai_settings: Settings, fake: FakeOpenAI) -> None:
@@ -243,7 +247,7 @@ def test_a_refusal_fails_with_its_reason(openai_settings: Settings, fake: FakeOp
         tell(teller(openai_settings), snowy(), None, rules=RULES)
     assert caught.value.reason == "OpenAI (gpt-4.1-mini) refused: I can't describe this video."
     assert caught.value.code == "blocked"
-    assert caught.value.usage == Usage(900, 12, 1)
+    assert caught.value.usage == Usage(fake.usage()[0], 12, 1)
     assert fake.calls["chat"] == 1
 
 
@@ -293,8 +297,8 @@ def test_an_answer_beyond_repair_is_asked_again_with_the_findings(
     assert "Your previous answer broke the rules" in second and "City, Region" in second
     assert "not valid JSON" in third
     assert meets_contract(story.text, snowy())
-    assert usage_of(story) == Usage(2700, 750, 3)
-    assert fake.usage() == (2700, 750)
+    assert usage_of(story) == Usage(*fake.usage(), 3)
+    assert len(fake.reported) == 3
 
 
 # --- structured output where the server has it ------------------------------------------
@@ -311,7 +315,8 @@ def test_a_server_without_structured_output_is_asked_for_plain_json(
     assert shared.response_format == "plain"
     system = fake.requests[-1]["messages"][0]
     assert system["role"] == "system" and '"paragraphs"' in system["content"]
-    assert usage_of(story) == Usage(900, 250, 1)  # the refusals cost nothing
+    assert usage_of(story) == Usage(*fake.usage(), 1)  # the refusals cost nothing
+    assert len(fake.reported) == 1
 
     # Remembered: the next video is asked the way that worked.
     tell(shared, snowy(), None, rules=RULES)

@@ -1,10 +1,8 @@
-"""What remote tellers share: the prompt, reading the answer, retries, rate limits, usage."""
+"""What remote tellers share: the prompt, reading the answer, retries, usage."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -30,11 +28,9 @@ from storyteller.tellers.remote import (
     Failure,
     RemoteStory,
     RemoteTellerError,
-    RequestGate,
     RetryPolicy,
     Usage,
     failure_for_status,
-    gate_for,
     parse_answer,
     parse_duration,
     parse_retry_after,
@@ -275,54 +271,3 @@ def test_unknown_exceptions_pass_through() -> None:
     policy = RetryPolicy(sleep=lambda _: None)
     with pytest.raises(KeyError):
         policy.run(Flaky(KeyError("x")), classify)
-
-
-# --- rate limits ---------------------------------------------------------------------
-
-
-def run_in_threads(gate: RequestGate, count: int, hold_s: float) -> tuple[int, list[float]]:
-    """Start `count` requests at once through the gate; the most seen at once, start times."""
-    lock = threading.Lock()
-    state = {"now": 0, "most": 0}
-    starts: list[float] = []
-
-    def request() -> None:
-        with gate.slot():
-            with lock:
-                state["now"] += 1
-                state["most"] = max(state["most"], state["now"])
-                starts.append(time.monotonic())
-            time.sleep(hold_s)
-            with lock:
-                state["now"] -= 1
-
-    threads = [threading.Thread(target=request) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    return state["most"], sorted(starts)
-
-
-def test_the_gate_holds_concurrency_to_its_limit() -> None:
-    most, starts = run_in_threads(RequestGate(3), count=9, hold_s=0.05)
-    assert most == 3
-    assert len(starts) == 9
-
-
-def test_the_gate_spreads_requests_over_the_window() -> None:
-    gate = RequestGate(10, per_minute=3, window_s=0.3)
-    began = time.monotonic()
-    _, starts = run_in_threads(gate, count=7, hold_s=0.0)
-    # Three start at once, three more a window later, the seventh two windows later.
-    assert starts[2] - began < 0.1
-    assert starts[3] - began >= 0.29
-    assert starts[6] - began >= 0.59
-
-
-def test_one_gate_per_provider_in_the_process_takes_the_latest_limits() -> None:
-    first = gate_for("test-provider", concurrency=2, per_minute=10)
-    again = gate_for("test-provider", concurrency=5, per_minute=0)
-    assert again is first
-    assert (first.concurrency, first.per_minute) == (5, 0)
-    assert gate_for("other-provider", concurrency=1, per_minute=1) is not first

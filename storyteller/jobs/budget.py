@@ -1,0 +1,139 @@
+"""Spending budgets for the AI tellers: a daily one and one per batch (settings).
+
+Before a video goes to a worker, what it is expected to cost (the estimate of
+`storyteller.tellers.estimate`, from its length) is added to what was spent (the cost
+recorded with every story) and to what the videos running now are expected to spend
+(reserved on their rows while they run). When that would pass a budget the video does
+not run: it waits in the queue with the reason shown, and is looked at again when
+running videos finish (their real cost may be lower than their estimate), when the day
+turns (UTC), or when the server starts again (perhaps with a larger budget).
+
+The check and the reservation are made by the one supervisor that hands videos out, so
+two videos cannot both take the last dollars of a budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyteller.config import Settings
+from storyteller.jobs.queue import Claim, JobQueue, Spending
+from storyteller.tellers.estimate import estimate_batch
+from storyteller.tellers.registry import has_models, with_model
+
+log = logging.getLogger(__name__)
+
+# A held video is looked at again this soon while others run (they may cost less than
+# their estimates), and at the latest this long after, or when the day turns.
+RECHECK_WHILE_RUNNING_S = 60.0
+RECHECK_IDLE_S = 15 * 60.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """May the video run? If so, `reserve_usd` is what it is expected to spend; if not,
+    `reason` says why (in words for its card) and `until` when to look again."""
+
+    reserve_usd: float | None = None
+    reason: str | None = None
+    until: dt.datetime | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is None
+
+
+GO = Verdict()
+
+
+def next_day(now: dt.datetime) -> dt.datetime:
+    """The next midnight, UTC: when the daily budget starts again."""
+    today = now.astimezone(dt.UTC).date()
+    return dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def day_start(now: dt.datetime) -> dt.datetime:
+    return next_day(now) - dt.timedelta(days=1)
+
+
+def dollars(amount: float) -> str:
+    """$12.34, or down to the millionth for the small sums a single video costs."""
+    if amount >= 0.01 or amount == 0:
+        return f"${amount:,.2f}"
+    return "$" + f"{amount:.6f}".rstrip("0").rstrip(".")
+
+
+class Budget:
+    """The budgets of `settings`, kept against the spending recorded by `queue`."""
+
+    def __init__(self, settings: Settings, queue: JobQueue) -> None:
+        self.settings = settings
+        self.queue = queue
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.daily_budget_usd or self.settings.batch_budget_usd)
+
+    def check(self, claim: Claim, path: Path, now: dt.datetime) -> Verdict:
+        """Whether `claim`'s video may run now, its length read from `path`."""
+        if not self.enabled or not has_models(claim.teller):
+            return GO  # the local teller spends nothing
+        settings = self.settings
+        if claim.model:
+            settings = with_model(settings, claim.teller, claim.model)
+        estimate = estimate_batch(settings, claim.teller, [(claim.original_name, _length(path))])
+        expected = estimate.dollars
+        if expected is None:
+            return Verdict(
+                reason=f"waiting for a price: {estimate.model} is not in the prices file, so "
+                "the spending budget cannot be kept; add its price (STORYTELLER_PRICES_FILE)",
+                until=now + dt.timedelta(seconds=RECHECK_IDLE_S),
+            )
+        spending = self.queue.spending(
+            since=day_start(now), batch_id=claim.batch_id, besides=claim.video_id
+        )
+        return self._verdict(spending, expected, now)
+
+    def _verdict(self, spending: Spending, expected: float, now: dt.datetime) -> Verdict:
+        daily, per_batch = self.settings.daily_budget_usd, self.settings.batch_budget_usd
+        soon = now + dt.timedelta(seconds=RECHECK_WHILE_RUNNING_S)
+        if daily and spending.today + spending.running + expected > daily:
+            resume = next_day(now)
+            return Verdict(
+                reason=f"waiting for budget: it would take today's AI spending past the daily "
+                f"budget of {dollars(daily)} ({dollars(spending.today)} spent, "
+                f"{dollars(spending.running)} running, this video about {dollars(expected)}); "
+                "it runs after midnight UTC, or sooner if the budget is raised",
+                until=min(resume, soon) if spending.running else resume,
+            )
+        if per_batch and spending.batch + spending.batch_running + expected > per_batch:
+            return Verdict(
+                reason=f"waiting for budget: it would take this batch past its budget of "
+                f"{dollars(per_batch)} ({dollars(spending.batch)} spent, "
+                f"{dollars(spending.batch_running)} running, this video about "
+                f"{dollars(expected)}); raise the batch budget to go on",
+                until=soon
+                if spending.batch_running
+                else now + dt.timedelta(seconds=RECHECK_IDLE_S),
+            )
+        return Verdict(reserve_usd=expected)
+
+
+def _length(path: Path) -> float:
+    """The video's length in seconds; 0 when it cannot be read (the probe stage will
+    fail it with the reason, spending nothing)."""
+    import av  # the media stack is heavy: only loaded when a budget is set
+
+    try:
+        with av.open(str(path)) as container:
+            if container.duration:
+                return container.duration / 1_000_000
+            stream = next(iter(container.streams.video), None)
+            if stream is not None and stream.duration and stream.time_base:
+                return float(stream.duration * stream.time_base)
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        log.info("budget: cannot read the length of %s", path)
+    return 0.0

@@ -335,9 +335,8 @@ class EmbeddedEngine:
         if verdict.allowed:
             self.queue.reserve(claim, verdict.reserve_usd)
             return True
-        assert verdict.reason is not None and verdict.until is not None
         log.info("video %s held back: %s", claim.video_id, verdict.reason)
-        self.queue.hold(claim, reason=verdict.reason, until=verdict.until)
+        self.queue.release(claim, until=verdict.until, reason=verdict.reason)
         self.on_change([claim.video_id])
         return False
 

@@ -360,9 +360,12 @@ class JobQueue:
             crud.refresh_batch_status(session, batch_id=video.batch_id)
             return video.status
 
-    def release(self, claim: Claim) -> bool:
-        """Give a video back unfinished and without charging the attempt (a worker
-        shutting down). False when the claim was no longer this worker's."""
+    def release(
+        self, claim: Claim, *, until: dt.datetime | None = None, reason: str | None = None
+    ) -> bool:
+        """Give a video back unfinished and without charging the attempt: a worker
+        shutting down, or a video held back until `until` with `reason` shown (a budget
+        it would pass). False when the claim was no longer this worker's."""
         with self._sessions.begin() as session:
             video = session.scalars(
                 select(Video).where(*self._mine(claim)).with_for_update()
@@ -371,6 +374,9 @@ class JobQueue:
                 return False
             video.attempts = max(0, video.attempts - 1)
             self._requeue(video, delay_s=0.0)
+            if until is not None:
+                video.run_after = until
+            video.wait_reason = reason
             return True
 
     # --- spending budgets (see storyteller.jobs.budget) -----------------------
@@ -410,21 +416,6 @@ class JobQueue:
                 update(Video).where(*self._mine(claim)).values(cost_reserved_usd=usd)
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
-
-    def hold(self, claim: Claim, *, reason: str, until: dt.datetime) -> bool:
-        """Give a video back without charging the attempt, to wait until `until` with
-        `reason` shown (a budget it would pass)."""
-        with self._sessions.begin() as session:
-            video = session.scalars(
-                select(Video).where(*self._mine(claim)).with_for_update()
-            ).one_or_none()
-            if video is None:
-                return False
-            video.attempts = max(0, video.attempts - 1)
-            self._requeue(video, delay_s=0.0)
-            video.run_after = until
-            video.wait_reason = reason
-            return True
 
     def release_holds(self) -> list[str]:
         """Let every video held for budget be looked at again now (the budgets may have

@@ -22,6 +22,7 @@ from pathlib import Path
 from storyteller.config import Settings
 from storyteller.jobs.queue import Claim, JobQueue, Spending
 from storyteller.tellers.estimate import estimate_batch
+from storyteller.tellers.gemini_batch import in_batch_mode
 from storyteller.tellers.registry import has_models, with_model
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,12 @@ class Budget:
         settings = self.settings
         if claim.model:
             settings = with_model(settings, claim.teller, claim.model)
-        estimate = estimate_batch(settings, claim.teller, [(claim.original_name, _length(path))])
+        estimate = estimate_batch(
+            settings,
+            claim.teller,
+            [(claim.original_name, _length(path))],
+            batch=in_batch_mode(settings, claim.teller, claim.priority.value),
+        )
         expected = estimate.dollars
         if expected is None:
             return Verdict(

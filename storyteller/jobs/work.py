@@ -95,7 +95,9 @@ def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
         )
     if job.model:
         settings = with_model(settings, job.teller, job.model)
-    if settings.gemini_batch_mode and job.teller == "gemini" and job.priority == "low":
+    from storyteller.tellers.gemini_batch import in_batch_mode
+
+    if in_batch_mode(settings, job.teller, job.priority):
         from storyteller.jobs.batch_mode import prepare_batch_request
 
         return prepare_batch_request(job, settings, progress)

@@ -91,11 +91,12 @@ def video_tokens(settings: Settings, teller: str, duration_s: float) -> tuple[in
 
 
 def estimate_batch(
-    settings: Settings, teller: str, videos: list[tuple[str, float]]
+    settings: Settings, teller: str, videos: list[tuple[str, float]], *, batch: bool = False
 ) -> BatchEstimate:
-    """The estimate for videos given as (name, duration in seconds)."""
+    """The estimate for videos given as (name, duration in seconds); `batch`: priced as
+    Gemini Batch Mode (where the prices file has its price)."""
     model = model_for(settings, teller)
-    price = price_of(settings, teller, model) if model else None
+    price = price_of(settings, teller, model, batch=batch) if model else None
     estimates = []
     for name, duration in videos:
         tokens_in, tokens_out = video_tokens(settings, teller, duration)

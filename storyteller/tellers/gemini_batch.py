@@ -27,6 +27,11 @@ PROMPT_ROOM_BYTES = 200_000
 REFUSED_CODES = frozenset({3, 5, 7, 16, 400, 401, 403, 404})
 
 
+def in_batch_mode(settings: Settings, teller: str, priority: str) -> bool:
+    """Whether a video goes through Gemini Batch Mode (low priority, gemini, when on)."""
+    return settings.gemini_batch_mode and teller == "gemini" and priority == "low"
+
+
 @dataclass(frozen=True)
 class BatchRequest:
     """What a worker hands back for Batch Mode: the model, the request as google-genai's

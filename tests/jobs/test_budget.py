@@ -163,3 +163,21 @@ def test_the_estimate_follows_the_video_and_an_unknown_price_waits(
 def test_the_daily_budget_starts_again_at_midnight_utc() -> None:
     evening = dt.datetime(2026, 11, 25, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     assert next_day(evening) == dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+
+
+def test_a_video_bound_for_batch_mode_is_counted_at_the_batch_price(
+    settings: Settings, queue: JobQueue, make_batch: MakeBatch, snow_clip: Clip
+) -> None:
+    make_batch(["snow.webm"], teller="gemini", priority="low")
+    [claim] = queue.claim("tester")
+    budgeted = settings.model_copy(update={"daily_budget_usd": 100.0})
+    now = utcnow()
+    standard = Budget(budgeted, queue).check(claim, snow_clip.path, now).reserve_usd
+    batch_mode = (
+        Budget(budgeted.model_copy(update={"gemini_batch_mode": True}), queue)
+        .check(claim, snow_clip.path, now)
+        .reserve_usd
+    )
+    assert standard is not None and batch_mode is not None
+    # gemini-2.5-flash in Batch Mode is half its price (the bundled prices file).
+    assert batch_mode == pytest.approx(standard / 2, rel=0.01)

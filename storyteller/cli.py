@@ -392,12 +392,17 @@ def estimate(
         str | None, typer.Option(help=f"Teller to price: {', '.join(teller_names())}.")
     ] = None,
     model: ModelOption = None,
+    priority: Annotated[
+        str,
+        typer.Option(help="low is priced at Gemini Batch Mode's price when Batch Mode is on."),
+    ] = "normal",
     as_json: Annotated[bool, typer.Option("--json", help="The estimate as JSON.")] = False,
 ) -> None:
     """Tokens, dollars and time the videos would cost with a teller, before sending them."""
     from storyteller.pipeline.probe import probe
     from storyteller.pipeline.stage import Context
     from storyteller.tellers.estimate import estimate_batch
+    from storyteller.tellers.gemini_batch import in_batch_mode
 
     settings = _choose_teller(_settings(), teller, model)
     teller = teller or settings.default_teller
@@ -407,7 +412,9 @@ def estimate(
             lengths.append((path.name, probe(Context(path=path, settings=settings)).duration_s))
         except VideoRejected as exc:
             refused.append(exc.reason)
-    batch = estimate_batch(settings, teller, lengths)
+    batch = estimate_batch(
+        settings, teller, lengths, batch=in_batch_mode(settings, teller, priority)
+    )
     if as_json:
         typer.echo(json.dumps({
             "teller": batch.teller, "model": batch.model, "tokens_in": batch.tokens_in,

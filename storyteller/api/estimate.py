@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from storyteller.api.services import Services, services
-from storyteller.api.uploads import model_field, teller_field
+from storyteller.api.uploads import model_field, priority_field, teller_field
 from storyteller.tellers.estimate import estimate_batch
+from storyteller.tellers.gemini_batch import in_batch_mode
 from storyteller.tellers.registry import with_model
 
 router = APIRouter(tags=["estimate"])
@@ -23,6 +24,10 @@ class VideoToEstimate(BaseModel):
 class EstimateRequest(BaseModel):
     teller: str | None = Field(default=None, description="Default: the default teller.")
     model: str | None = Field(default=None, description="Default: the teller's configured one.")
+    priority: str | None = Field(
+        default=None,
+        description="low is priced at Gemini Batch Mode's price when Batch Mode is on.",
+    )
     videos: list[VideoToEstimate] = Field(min_length=1, max_length=10_000)
 
 
@@ -52,9 +57,13 @@ def estimate(
     prices file; nothing is uploaded. The local teller costs nothing."""
     teller = teller_field(request.teller, found.settings.default_teller)
     model = model_field(request.model, teller)
+    priority = priority_field(request.priority)
     settings = with_model(found.settings, teller, model) if model else found.settings
     batch = estimate_batch(
-        settings, teller, [(video.name, video.durationS) for video in request.videos]
+        settings,
+        teller,
+        [(video.name, video.durationS) for video in request.videos],
+        batch=in_batch_mode(settings, teller, priority.value),
     )
     return EstimateAnswer(
         teller=batch.teller,

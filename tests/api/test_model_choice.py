@@ -119,3 +119,16 @@ async def test_the_estimate_prices_the_model_asked_for(make_client: MakeClient) 
     assert (flash["model"], pro["model"]) == ("gemini-2.5-flash", "gemini-2.5-pro")
     assert pro["tokensIn"] == flash["tokensIn"]
     assert pro["dollars"] > flash["dollars"] * 3
+
+
+async def test_the_estimate_of_a_low_priority_batch_in_batch_mode_is_at_the_batch_price(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(gemini_batch_mode=True)
+    body = {"teller": "gemini", "videos": [{"name": "a.mp4", "durationS": 60}]}
+    normal = (await client.post("/api/estimate", json=body)).json()
+    low = (await client.post("/api/estimate", json={**body, "priority": "low"})).json()
+    assert low["tokensIn"] == normal["tokensIn"]
+    assert low["dollars"] == pytest.approx(normal["dollars"] / 2, rel=0.01)
+    bad = await client.post("/api/estimate", json={**body, "priority": "soon"})
+    assert bad.status_code == 422

@@ -88,6 +88,34 @@ def test_the_command_probes_each_file(
     assert "image.mp4 is not a video" in answer["refused"][0]
 
 
+def _estimate(
+    clip: Clip, tmp_path: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "storyteller", "estimate", str(clip.path), "--json", *args],
+        capture_output=True,
+        text=True,
+        env={"STORYTELLER_DATA_DIR": str(tmp_path), "PATH": "", **env},
+    )
+
+
+def test_the_command_prices_the_model_and_batch_mode_asked_for(
+    speech_clip: Clip, tmp_path: Path
+) -> None:
+    flash = json.loads(_estimate(speech_clip, tmp_path, "--teller", "gemini").stdout)
+    pro = _estimate(
+        speech_clip, tmp_path, "--teller", "gemini", "--model", "gemini-2.5-pro",
+        "--priority", "low", STORYTELLER_GEMINI_BATCH_MODE="true",
+    )  # fmt: skip
+    answer = json.loads(pro.stdout)
+    assert answer["model"] == "gemini-2.5-pro"
+    # Batch Mode halves gemini-2.5-pro's $1.25 / $10, which is 4x gemini-2.5-flash's.
+    assert answer["dollars"] == pytest.approx(flash["dollars"] * 0.5 * 4, rel=0.02)
+    refused = _estimate(speech_clip, tmp_path, "--teller", "local", "--model", "x")
+    assert refused.returncode == 2
+    assert "the local teller has no models" in refused.stderr
+
+
 # --- the estimate against what the provider counts ---------------------------------------
 
 

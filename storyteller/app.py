@@ -19,10 +19,12 @@ from storyteller.api.events import EventHub
 from storyteller.api.services import Services
 from storyteller.config import Settings
 from storyteller.db.migrate import migrate
+from storyteller.db.notify import VIDEOS_CHANNEL, Listener, Notifier, video_ids
 from storyteller.db.session import default_database_url, make_engine, make_session_factory
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.jobs.work import DEFAULT_JOB
+from storyteller.storage.objects import video_store
 from storyteller.storage.uploads import UploadStore
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,9 @@ def create_app(
     settings: Settings | None = None, *, start_engine: bool = True, job: str | None = None
 ) -> FastAPI:
     """The service. `start_engine=False` serves the API without processing anything
-    (another process runs the queue); `job` names another job function (tests)."""
+    (another process runs the queue), as does `job_engine="workers"` (the settings),
+    which also tells and hears changes through PostgreSQL; `job` names another job
+    function (tests)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -51,6 +55,8 @@ def create_app(
         app.state.services = found
         if found.engine is not None:
             await anyio.to_thread.run_sync(found.engine.start)
+        if found.listener is not None:
+            await anyio.to_thread.run_sync(found.listener.start)
         try:
             yield
         finally:
@@ -86,6 +92,8 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
     url = default_database_url(settings)
     migrate(url)
     db = make_engine(url, pool_size=10, max_overflow=30)
+    videos = video_store(settings)
+    videos.check()  # a StorageError says what to fix (`storyteller serve` says it first)
     store = UploadStore.from_settings(settings)
     removed = store.cleanup_partials(STALE_PARTIAL_S)
     if removed:
@@ -98,9 +106,19 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
         sessions=make_session_factory(db),
         store=store,
         queue=queue,
+        videos=videos,
         events=events,
     )
-    if start_engine:
+    if settings.job_engine == "workers":
+        # `storyteller worker`s do the work; changes reach this process's browsers
+        # through PostgreSQL, whichever process made them.
+        found.notifier = Notifier(db)
+        found.listener = Listener(
+            url,
+            {VIDEOS_CHANNEL: lambda payload: events.changed(video_ids(payload))},
+            on_reconnect=lambda: events.publish("reset", None, {}),
+        )
+    elif start_engine:
         found.engine = EmbeddedEngine(settings, db, job=job, queue=queue, on_change=events.changed)
     return found
 
@@ -108,4 +126,8 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
 def _close(found: Services) -> None:
     if found.engine is not None:
         found.engine.stop(found.settings.shutdown_grace_s)
+    if found.listener is not None:
+        found.listener.stop()
+    if found.notifier is not None:
+        found.notifier.close()
     found.db.dispose()

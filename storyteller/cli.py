@@ -173,6 +173,17 @@ def evidence(
     typer.echo(found.model_dump_json(indent=2))
 
 
+def _check_storage(settings: Settings) -> None:
+    """Stop at once, with what to fix, when the video storage cannot be used."""
+    from storyteller.storage.objects import StorageError, video_store
+
+    try:
+        video_store(settings).check()
+    except StorageError as exc:
+        typer.echo(f"storyteller: the video storage cannot be used: {exc.reason}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -185,6 +196,7 @@ def serve(
 
     settings = _settings()
     port = port or settings.port
+    _check_storage(settings)
     typer.echo(
         f"Video Storyteller on http://{host}:{port} (API docs at /docs); "
         f"data in {settings.data_dir}",
@@ -195,6 +207,58 @@ def serve(
     uvicorn.run(
         create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Videos at once (default: the MAX_CONCURRENT_JOBS setting)."),
+    ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Answer GET /health on this port (0: any free one)."),
+    ] = None,
+    health_host: Annotated[
+        str, typer.Option(help="Address the health endpoint listens on.")
+    ] = "127.0.0.1",
+    job: Annotated[
+        str | None, typer.Option(hidden=True, help="Job function as module:function (tests).")
+    ] = None,
+) -> None:
+    """Process videos from the shared queue, without a web server, until SIGTERM or Ctrl-C.
+
+    Run any number, on any machines, beside web processes started with
+    STORYTELLER_JOB_ENGINE=workers, all on one PostgreSQL (STORYTELLER_DATABASE_URL)."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from storyteller.db.migrate import MigrationError
+    from storyteller.jobs.work import DEFAULT_JOB
+    from storyteller.jobs.worker import Worker, WorkerRefused
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        process = Worker(_settings(), concurrency=concurrency, job=job or DEFAULT_JOB)
+    except WorkerRefused as exc:
+        typer.echo(f"storyteller: {exc.reason}", err=True)
+        raise typer.Exit(2) from exc
+    process.stop_on_signals()
+    try:
+        supervised = process.run(health_port=health_port, health_host=health_host)
+    except WorkerRefused as exc:
+        typer.echo(f"storyteller: {exc.reason}", err=True)
+        raise typer.Exit(2) from exc
+    except MigrationError as exc:
+        typer.echo(f"storyteller: {exc.reason}", err=True)
+        raise typer.Exit(1) from exc
+    except OperationalError as exc:
+        typer.echo(f"storyteller: cannot use the database: {exc.orig or exc}", err=True)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(0 if supervised else 1)
 
 
 # --- against a running server -------------------------------------------------

@@ -69,9 +69,16 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Tries per video before it fails with its last reason."
     )
     heartbeat_timeout_s: float = Field(
-        default=60.0,
+        default=20.0,
         gt=0,
-        description="A running video whose worker is silent this long goes back to the queue.",
+        description="A running video whose worker is silent this long goes back to the queue "
+        "(workers heartbeat every second; looked for every quarter of this, at most 5 s).",
+    )
+    job_engine: Literal["embedded", "workers"] = Field(
+        default="embedded",
+        description="Who processes videos: `embedded` (the web service's own worker "
+        "processes) or `workers` (the web service runs none; `storyteller worker` processes, "
+        "on any machines, share the queue through PostgreSQL).",
     )
     shutdown_grace_s: float = Field(
         default=30.0,
@@ -308,6 +315,21 @@ class Settings(BaseSettings):
         description="Most megabytes of videos fetched from the `s3` storage kept on this "
         "machine; the least recently used go first.",
     )
+
+    @model_validator(mode="after")
+    def _check_job_engine(self) -> Settings:
+        if self.job_engine == "workers" and not self.uses_postgres:
+            raise ValueError(
+                "STORYTELLER_JOB_ENGINE=workers needs PostgreSQL: set STORYTELLER_DATABASE_URL "
+                "to postgresql+psycopg://user@host/db (web processes and workers share the queue "
+                "and live updates through it), or use STORYTELLER_JOB_ENGINE=embedded with SQLite"
+            )
+        return self
+
+    @property
+    def uses_postgres(self) -> bool:
+        """Whether the database is PostgreSQL (rather than the default SQLite file)."""
+        return (self.database_url or "").startswith(("postgresql", "postgres:"))
 
     @model_validator(mode="after")
     def _check_storage(self) -> Settings:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from storyteller.jobs.queue import JobError, NotFound, WrongState
+from storyteller.storage.objects import StorageError
 from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.uploads import NoRoom, TooLarge, UploadRefused
 
@@ -70,6 +71,12 @@ def install(app: FastAPI) -> None:
     async def _job(request: Request, exc: JobError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, WrongState) else 400
         return error_response(status, exc.reason)
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> JSONResponse:
+        # The storage every process shares is away or refuses us: try again later.
+        log.warning("storage failed on %s %s: %s", request.method, request.url.path, exc.reason)
+        return error_response(503, exc.reason)
 
     @app.exception_handler(UploadRefused)
     async def _refused(request: Request, exc: UploadRefused) -> JSONResponse:

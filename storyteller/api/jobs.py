@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -27,6 +28,9 @@ from storyteller.api.views import (
 from storyteller.db import crud
 from storyteller.db.models import Video, VideoStatus
 from storyteller.pipeline.cache import EvidenceCache
+from storyteller.storage.objects import StorageError
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["jobs"])
 
@@ -257,7 +261,10 @@ def delete_job(jobId: str, found: Annotated[Services, Depends(services)]) -> Act
         )
     for key in keys:
         if key and key not in still_used:
-            found.store.delete(key)
+            try:
+                found.videos.delete(key)
+            except StorageError as exc:  # the job is gone all the same; the bytes stay
+                log.warning("%s of deleted job %s is left in storage: %s", key, jobId, exc.reason)
     return ActionAnswer(
         jobId=jobId, videoIds=ids, message=f"job deleted with its {_videos(len(ids))}"
     )

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from storyteller.storage.objects import FolderStore, StorageError, VideoStore
 from storyteller.storage.uploads import (
     WRITE_BUFFER_BYTES,
     PartialUpload,
@@ -25,6 +27,8 @@ from storyteller.storage.uploads import (
     UploadRefused,
     UploadStore,
 )
+
+log = logging.getLogger(__name__)
 
 # A form field (not a file) longer than this is refused: fields here are short words.
 MAX_FIELD_BYTES = 4096
@@ -49,6 +53,7 @@ class FileResult:
     name: str
     stored: StoredFile | None = None
     refused: UploadRefused | None = None
+    published: bool = False  # in the video store (storage/objects.py), not only on this disk
 
 
 class Pending:
@@ -271,10 +276,56 @@ def _refuse(part: Part, refusal: UploadRefused) -> None:
     part.result.refused = refusal
 
 
-def forget_stored(store: UploadStore, files: list[FileResult]) -> None:
+def forget_stored(
+    store: UploadStore, files: list[FileResult], videos: VideoStore | None = None
+) -> None:
     """Delete the stored bytes of these files (unless they were already stored before,
-    for another video) and forget them. Blocking: call it from a thread."""
+    for another video) and forget them: from the video store once published there, else
+    from this disk. Blocking: call it from a thread."""
     for result in files:
-        if result.stored is not None and not result.stored.duplicate:
-            store.delete(result.stored.key)
+        stored = result.stored
+        if stored is not None and not stored.duplicate:
+            if result.published and videos is not None:
+                try:
+                    videos.delete(stored.key)
+                except StorageError as exc:
+                    log.warning("%s is left in the storage: %s", stored.key, exc.reason)
+            else:
+                store.delete(stored.key)
         result.stored = None
+        result.published = False
+
+
+def written_in_place(videos: VideoStore, store: UploadStore) -> bool:
+    """Whether uploads are written straight into the video store (a `local` storage)."""
+    return isinstance(videos, FolderStore) and videos.root.resolve() == store.root.resolve()
+
+
+def publish_stored(videos: VideoStore, store: UploadStore, files: list[FileResult]) -> None:
+    """Put the kept files into the video store, so that a worker on any machine finds
+    them. With the `local` storage they were written in its folder: nothing to do. With
+    `s3`, a file counts as "already stored" (a duplicate, never deleted with this batch)
+    when its object was there before: the local copy says nothing once published.
+    Raises `StorageError`; what was published before it stays (see `forget_stored`).
+    Blocking: call it from a thread."""
+    in_place = written_in_place(videos, store)
+    for result in files:
+        stored = result.stored
+        if stored is None or result.refused is not None or result.published:
+            continue
+        if in_place:
+            result.published = True
+            continue
+        already = videos.exists(stored.key)
+        try:
+            videos.publish(stored.path, stored.key)
+        except FileNotFoundError:
+            # Another upload of the same bytes, staged in the same place, published them.
+            if not videos.exists(stored.key):
+                raise StorageError(
+                    f"{stored.original_name}: the upload was lost before it was stored; "
+                    "send it again"
+                ) from None
+            already = True
+        result.stored = replace(stored, duplicate=stored.duplicate or already)
+        result.published = True

@@ -16,9 +16,11 @@ from storyteller.config import Settings
 
 if TYPE_CHECKING:
     from storyteller.api.events import EventHub
+from storyteller.db.notify import Listener, Notifier
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
+from storyteller.storage.objects import VideoStore
 from storyteller.storage.uploads import UploadStore
 
 T = TypeVar("T")
@@ -29,10 +31,15 @@ class Services:
     settings: Settings
     db: Engine
     sessions: sessionmaker[Session]
-    store: UploadStore
+    store: UploadStore  # where uploads are written (with `s3`, before they are published)
     queue: JobQueue
+    videos: VideoStore  # where finished videos live, for every process (storage/objects.py)
     engine: EmbeddedEngine | None = None  # None when the app runs without background work
     events: EventHub | None = None  # live updates to browsers
+    # With `workers` (STORYTELLER_JOB_ENGINE): changes go to every process through
+    # PostgreSQL (NOTIFY), and come back to this one's hub through its listener.
+    notifier: Notifier | None = None
+    listener: Listener | None = None
 
     def __post_init__(self) -> None:
         self._writes = make_session_factory(write_engine(self.db))
@@ -68,11 +75,16 @@ class Services:
         """Tell the job engine the queue changed."""
         if self.engine is not None:
             self.engine.wake()
+        if self.notifier is not None:
+            self.notifier.wake()
 
     def changed(self, video_ids: Iterable[str]) -> None:
-        """These videos changed (committed): wake the engine, tell the browsers."""
+        """These videos changed (committed): wake the engine, tell the browsers (of
+        every web process, when the work is done by `storyteller worker`s)."""
         self.wake()
-        if self.events is not None:
+        if self.notifier is not None:
+            self.notifier.changed(video_ids)
+        elif self.events is not None:
             self.events.changed(video_ids)
 
 

@@ -39,7 +39,12 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from storyteller.api.errors import ApiError, error_response, refusal_status
-from storyteller.api.multipart import FileResult, forget_stored
+from storyteller.api.multipart import (
+    FileResult,
+    forget_stored,
+    publish_stored,
+    written_in_place,
+)
 from storyteller.api.services import Services, services
 from storyteller.api.uploads import (
     all_refused,
@@ -51,6 +56,7 @@ from storyteller.api.uploads import (
 )
 from storyteller.api.views import UploadAnswer
 from storyteller.config import Settings
+from storyteller.storage.objects import VideoStore
 from storyteller.storage.uploads import (
     FIRST_BYTES,
     NoRoom,
@@ -613,7 +619,7 @@ async def tus_batch(body: TusBatch, found: ServicesDep, uploads: UploadsDep) -> 
                     f"{upload.name} is not fully uploaded yet ({upload.offset} of "
                     f"{upload.length} bytes); finish it, then make the batch",
                 )
-        files = await anyio.to_thread.run_sync(_adopt, uploads, listed)
+        files = await anyio.to_thread.run_sync(_adopt, uploads, found.videos, listed)
         everything_refused = all_refused(files)
         if everything_refused is not None:
             await anyio.to_thread.run_sync(forget_stored, found.store, files)
@@ -623,6 +629,9 @@ async def tus_batch(body: TusBatch, found: ServicesDep, uploads: UploadsDep) -> 
         await anyio.to_thread.run_sync(
             forget_stored, found.store, [result for result in files if result.refused is not None]
         )
+        # A StorageError (503) keeps the uploads: asked again, the batch finds what was
+        # published already in the video store and publishes the rest from here.
+        await anyio.to_thread.run_sync(publish_stored, found.videos, found.store, files)
         answer = await anyio.to_thread.run_sync(
             partial(
                 create_upload_batch,
@@ -639,28 +648,34 @@ async def tus_batch(body: TusBatch, found: ServicesDep, uploads: UploadsDep) -> 
     return answer
 
 
-def _adopt(uploads: TusUploads, listed: list[TusUpload]) -> list[FileResult]:
-    """Move each finished upload into the store and look at its first bytes. An upload
-    moved by an earlier try whose batch was not made is found in the store."""
+def _adopt(uploads: TusUploads, videos: VideoStore, listed: list[TusUpload]) -> list[FileResult]:
+    """Move each finished upload into the store (with `s3` it stays where it is until it
+    is published) and look at its first bytes. An upload stored by an earlier try whose
+    batch was not made is found in the video store."""
     store = uploads.store
+    in_place = written_in_place(videos, store)
     files = []
     for upload in listed:
         result = FileResult(field="uploads", name=upload.name)
         data = uploads.data_path(upload.id)
-        moved = store.root / store.key_for(upload.sha256) if upload.sha256 else None
-        if not data.exists() and moved is not None and moved.exists():
-            with moved.open("rb") as opened:
+        sha256 = upload.sha256
+        key = store.key_for(sha256) if sha256 else None
+        if not data.exists() and sha256 and key is not None and videos.exists(key):
+            with videos.local_file(key) as moved, moved.open("rb") as opened:
                 head = opened.read(FIRST_BYTES)
             result.stored = StoredFile(
                 path=moved,
-                key=store.key_for(moved.name),
+                key=key,
                 size=upload.length,
-                sha256=moved.name,
+                sha256=sha256,
                 first_bytes=head,
                 original_name=upload.name,
                 duplicate=True,
             )
+            result.published = True
+        elif in_place:
+            result.stored = store.adopt(data, original_name=upload.name, sha256=sha256)
         else:
-            result.stored = store.adopt(data, original_name=upload.name, sha256=upload.sha256)
+            result.stored = store.inspect(data, original_name=upload.name, sha256=sha256)
         files.append(sniffed(result))
     return files

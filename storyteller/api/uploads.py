@@ -12,12 +12,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.requests import ClientDisconnect
 
 from storyteller.api.errors import ApiError, refusal_status
-from storyteller.api.multipart import BadForm, FileResult, forget_stored, read_form
+from storyteller.api.multipart import (
+    BadForm,
+    FileResult,
+    forget_stored,
+    publish_stored,
+    read_form,
+)
 from storyteller.api.services import Services, services
 from storyteller.api.views import UploadAnswer, UploadedVideo, seed_status
 from storyteller.db import crud
 from storyteller.db.models import Priority
 from storyteller.jobs.queue import parse_priority
+from storyteller.storage.objects import StorageError
 from storyteller.storage.sniff import NotAVideo, check_video
 from storyteller.tellers.registry import configured_model, has_models, teller_names
 
@@ -156,6 +163,11 @@ async def upload(
     # The bytes of refused files are of no use.
     refused = [result for result in files if result.refused is not None]
     await anyio.to_thread.run_sync(forget_stored, found.store, refused)
+    try:
+        await anyio.to_thread.run_sync(publish_stored, found.videos, found.store, files)
+    except StorageError:  # answered 503 with the reason; nothing of the upload is kept
+        await anyio.to_thread.run_sync(forget_stored, found.store, files, found.videos)
+        raise
 
     answer = await anyio.to_thread.run_sync(
         partial(

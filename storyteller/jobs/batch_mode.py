@@ -61,6 +61,7 @@ def prepare_batch_request(job: Job, settings: Settings, progress: JobProgress) -
     from storyteller.tellers.gemini import GeminiTeller
     from storyteller.tellers.gemini_batch import batch_request
 
+    assert job.path is not None  # tell_job has the file at hand before it comes here
     try:
         teller = GeminiTeller(settings)
         evidence = gather_evidence(

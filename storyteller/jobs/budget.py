@@ -78,8 +78,9 @@ class Budget:
     def enabled(self) -> bool:
         return bool(self.settings.daily_budget_usd or self.settings.batch_budget_usd)
 
-    def check(self, claim: Claim, path: Path, now: dt.datetime) -> Verdict:
-        """Whether `claim`'s video may run now, its length read from `path`."""
+    def check(self, claim: Claim, path: Path | None, now: dt.datetime) -> Verdict:
+        """Whether `claim`'s video may run now, its length read from `path` (None: no copy
+        of the video on this machine, see `_length`)."""
         if not self.enabled or not has_models(claim.teller):
             return GO  # the local teller spends nothing
         settings = self.settings
@@ -128,9 +129,16 @@ class Budget:
         return Verdict(reserve_usd=expected)
 
 
-def _length(path: Path) -> float:
+def _length(path: Path | None) -> float:
     """The video's length in seconds; 0 when it cannot be read (the probe stage will
-    fail it with the reason, spending nothing)."""
+    fail it with the reason, spending nothing), or when this machine has no copy of it
+    (`s3` storage, uploaded through another machine): downloading it here would hold up
+    every other video's hand-over, and an MP4's length may sit at its end, so even its
+    header is not one cheap ranged read. The estimate is then the per-video part only;
+    what the video really spent is counted once it is done."""
+    if path is None:
+        log.info("budget: no local copy of the video; its length is counted as 0 s")
+        return 0.0
     import av  # the media stack is heavy: only loaded when a budget is set
 
     try:

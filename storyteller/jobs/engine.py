@@ -39,7 +39,7 @@ from storyteller.jobs.batch_mode import BatchCoordinator
 from storyteller.jobs.budget import Budget
 from storyteller.jobs.queue import Claim, JobQueue, Outcome, new_worker_id
 from storyteller.jobs.work import DEFAULT_JOB, Job, JobResult, resolve_job
-from storyteller.storage.uploads import UploadStore
+from storyteller.storage.objects import check_key, video_store
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,14 @@ WORKER_NICENESS = 10
 WORKER_SILENCE_S = 300.0
 # How long the supervisor sleeps when nothing happens (a wake() cuts it short).
 IDLE_WAIT_S = 1.0
+# Silent workers are looked for at least this often: a video of a killed worker on
+# another machine runs again within heartbeat_timeout_s plus this.
+RECOVERY_EVERY_MAX_S = 5.0
+
+
+def recovery_every_s(settings: Settings) -> float:
+    """How often the supervisor looks for videos whose worker went silent or died."""
+    return min(settings.heartbeat_timeout_s / 4, RECOVERY_EVERY_MAX_S)
 
 
 # --- the worker process ------------------------------------------------------
@@ -164,7 +172,7 @@ class EmbeddedEngine:
         self.budget = Budget(settings, self.queue)
         # Told the ids of videos the engine changed, once committed (live updates).
         self.on_change = on_change or (lambda video_ids: None)
-        self.store = UploadStore.from_settings(settings)
+        self.videos = video_store(settings)
         self.worker_id = new_worker_id()
         self._context = multiprocessing.get_context("spawn")
         self._slots: list[_Slot] = []
@@ -239,6 +247,10 @@ class EmbeddedEngine:
             self._wake_writer.close()
             self._wake_reader.close()
 
+    def supervising(self) -> bool:
+        """Whether the supervisor thread is alive (a worker's health check)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def running_videos(self) -> list[str]:
         return [slot.claim.video_id for slot in self._slots if slot.claim is not None]
 
@@ -265,7 +277,7 @@ class EmbeddedEngine:
                 if now - last_heartbeat >= HEARTBEAT_EVERY_S:
                     last_heartbeat = now
                     self._heartbeat()
-                if now - self._last_recovery >= self.settings.heartbeat_timeout_s / 2:
+                if now - self._last_recovery >= recovery_every_s(self.settings):
                     self._last_recovery = now
                     self.on_change(
                         self.queue.recover_stalled(
@@ -277,6 +289,9 @@ class EmbeddedEngine:
                 # The database may be briefly away (a restarted PostgreSQL): keep going.
                 log.exception("job engine: error in the supervisor; retrying in a second")
                 time.sleep(1.0)
+                # Every worker's heartbeats stopped too: give them a full timeout to
+                # resume before taking their videos for stalled.
+                self._last_recovery = time.monotonic() + self.settings.heartbeat_timeout_s
 
     def _fill_slots(self) -> None:
         idle = [slot for slot in self._slots if slot.ready and slot.claim is None]
@@ -296,7 +311,7 @@ class EmbeddedEngine:
 
     def _hand_over(self, slot: _Slot, claim: Claim) -> None:
         try:
-            path = self.store.path_of(claim.storage_path)
+            key = check_key(claim.storage_path)
         except ValueError:
             self.queue.fail(
                 claim,
@@ -307,11 +322,15 @@ class EmbeddedEngine:
             )
             self.on_change([claim.video_id])
             return
+        # The worker reads the video through the storage (with `s3`, fetching it); here
+        # only a copy at hand is used: the budget reads the length from it.
+        path = self.videos.local_path(key)
         if not self._within_budget(claim, path):
             return
         job = Job(
             video_id=claim.video_id,
             path=path,
+            key=key,
             name=claim.original_name,
             teller=claim.teller,
             seed=claim.seed,
@@ -326,7 +345,7 @@ class EmbeddedEngine:
         except OSError:
             self._worker_died(slot)
 
-    def _within_budget(self, claim: Claim, path: Path) -> bool:
+    def _within_budget(self, claim: Claim, path: Path | None) -> bool:
         """Reserve what the video is expected to spend, or hold it back with the reason
         when that would pass a budget (the slot then stays free for another video)."""
         if not self.budget.enabled:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from storyteller.config import Settings
 from storyteller.db.models import ErrorCause
 from storyteller.pipeline.evidence import Evidence
+from storyteller.storage.objects import StorageError, VideoMissing, VideoStore, video_store
 from storyteller.story.model import Story
 
 DEFAULT_JOB = "storyteller.jobs.work:tell_job"
@@ -31,12 +32,13 @@ class Job:
     """One video to turn into a story."""
 
     video_id: str
-    path: Path
+    path: Path | None  # the file to read; set from `key` by `tell_job` when a key is given
     name: str
     teller: str
     seed: int
     model: str | None = None  # None: the teller's configured model
     priority: str = "normal"
+    key: str | None = None  # the video's key in the storage every process reaches
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,47 @@ def resolve_job(reference: str) -> JobFunction:
 
 
 def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
-    """The real work: evidence from the video, then a story from the teller."""
+    """The real work: the video from the storage, evidence from it, then a story from
+    the teller. With the `local` storage the file is read where it is (no copy); with
+    `s3` it is fetched into this machine's cache and kept there while the job runs."""
+    if job.key is None:
+        return _tell_file(job, settings, progress)  # a file given as it is (tests, bench)
+    try:
+        with _video_store(settings).local_file(job.key) as path:
+            return _tell_file(replace(job, path=path), settings, progress)
+    except VideoMissing as exc:
+        return JobResult.failure(
+            f"{job.name}: the uploaded file is missing from storage ({exc.reason})",
+            "file_missing",
+            retryable=False,
+        )
+    except StorageError as exc:
+        return JobResult.failure(f"{job.name}: {exc.reason}", "storage", retryable=True)
+
+
+# One store per worker process and storage (an S3 client is worth keeping).
+_stores: dict[tuple[Any, ...], VideoStore] = {}
+
+
+def _video_store(settings: Settings) -> VideoStore:
+    where = (
+        settings.storage,
+        settings.storage_dir,
+        settings.data_dir,
+        settings.s3_bucket,
+        settings.s3_prefix,
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        settings.fetch_cache_mb,
+    )
+    store = _stores.get(where)
+    if store is None:
+        store = _stores[where] = video_store(settings)
+    return store
+
+
+def _tell_file(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
+    """Evidence from the video at `job.path`, then a story from the teller."""
     # Imported here: the media stack is heavy, and a worker for another job never needs it.
     from storyteller.pipeline.cache import analysis_fingerprint
     from storyteller.pipeline.run import OverallProgress
@@ -87,7 +129,7 @@ def tell_job(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
     from storyteller.tellers.remote import model_of, usage_of
     from storyteller.telling import tell_video
 
-    if not job.path.is_file():
+    if job.path is None or not job.path.is_file():
         return JobResult.failure(
             f"{job.name}: the uploaded file is missing from storage",
             "file_missing",

@@ -114,6 +114,11 @@ class VideoStore(ABC):
         yield self.fetch(key)
 
     @abstractmethod
+    def local_path(self, key: str) -> Path | None:
+        """A local file of `key` if this machine has one at hand, without any request and
+        without keeping it (the supervisor reads a video's length from it); else None."""
+
+    @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether a video is stored under `key`."""
 
@@ -189,6 +194,9 @@ class FolderStore(VideoStore):
                 "no_folder",
             )
         raise VideoMissing(f"video {key} is not in the storage folder {self.root}")
+
+    def local_path(self, key: str) -> Path | None:
+        return self.path_of(key)
 
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
@@ -343,6 +351,10 @@ class S3Store(VideoStore):
             except OSError:
                 path.unlink(missing_ok=True)  # another filesystem: not worth a copy
             self._make_room(0)
+
+    def local_path(self, key: str) -> Path | None:
+        cached = self.cached_path(key)
+        return cached if cached.is_file() else None
 
     def exists(self, key: str) -> bool:
         return self._size_of(key) is not None

@@ -114,6 +114,10 @@ class UploadStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadStore:
+        """With the `local` storage, uploads are written into its folder, so publishing
+        them is free; with `s3`, `uploads/` of the data folder is where they wait."""
+        if settings.storage == "local" and settings.storage_dir is not None:
+            return cls(settings.storage_dir)
         return cls(settings.data_dir / "uploads")
 
     @property
@@ -202,17 +206,30 @@ class UploadStore:
         chunks = iter(lambda: source.read(self.write_buffer_bytes), b"")
         return self.save_chunks(chunks, original_name=original_name, max_bytes=max_bytes)
 
-    def adopt(self, path: Path, *, original_name: str, sha256: str | None = None) -> StoredFile:
-        """Move a finished file that is already on the store's disk (a resumable upload)
-        into the store under its content hash. `sha256` is the hash its writer computed;
-        without it the file is read once to hash it. Blocking: call it from a worker thread."""
+    def inspect(self, path: Path, *, original_name: str, sha256: str | None = None) -> StoredFile:
+        """A finished file where it is, as a `StoredFile` of its content hash (not moved).
+        `sha256` is the hash its writer computed; without it the file is read once to hash
+        it. Blocking: call it from a worker thread."""
         size = path.stat().st_size
         with path.open("rb") as source:
             head = source.read(FIRST_BYTES)
             if sha256 is None:
                 source.seek(0)
                 sha256 = hashlib.file_digest(source, "sha256").hexdigest()
-        key = self.key_for(sha256)
+        return StoredFile(
+            path=path,
+            key=self.key_for(sha256),
+            size=size,
+            sha256=sha256,
+            first_bytes=head,
+            original_name=original_name,
+        )
+
+    def adopt(self, path: Path, *, original_name: str, sha256: str | None = None) -> StoredFile:
+        """Move a finished file that is already on the store's disk (a resumable upload)
+        into the store under its content hash (see `inspect`)."""
+        found = self.inspect(path, original_name=original_name, sha256=sha256)
+        key, size, sha256, head = found.key, found.size, found.sha256, found.first_bytes
         final = self.root / key
         duplicate = final.exists() and final.stat().st_size == size
         if duplicate:

@@ -181,3 +181,16 @@ def test_a_video_bound_for_batch_mode_is_counted_at_the_batch_price(
     assert standard is not None and batch_mode is not None
     # gemini-2.5-flash in Batch Mode is half its price (the bundled prices file).
     assert batch_mode == pytest.approx(standard / 2, rel=0.01)
+
+
+def test_a_video_with_no_copy_on_this_machine_is_estimated_at_0_s(
+    settings: Settings, queue: JobQueue, make_batch: MakeBatch
+) -> None:
+    # With `s3` storage the supervisor reads the length only from a copy at hand; it
+    # downloads nothing for the budget (see `budget._length`).
+    make_batch(["elsewhere.mp4"], teller="gemini")
+    [claim] = queue.claim("tester")
+    budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue)
+    verdict = budget.check(claim, None, utcnow())
+    assert verdict.allowed
+    assert verdict.reserve_usd == pytest.approx(expected_cost(settings, 0.0))

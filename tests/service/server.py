@@ -76,3 +76,56 @@ class ServeProcess:
         answer.raise_for_status()
         job: dict[str, Any] = answer.json()
         return job
+
+
+class WorkerProcess:
+    """`storyteller worker` in its own process group, with its health endpoint; `env`
+    adds settings (environment variables). `job` names the job function."""
+
+    def __init__(
+        self, data_dir: Path, *, job: str, concurrency: int = 1, name: str = "worker", **env: str
+    ) -> None:
+        self.health_port = free_port()
+        self.health_url = f"http://127.0.0.1:{self.health_port}/health"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "STORYTELLER_DATA_DIR": str(data_dir), **env}
+        self.command = [
+            sys.executable, "-m", "storyteller", "worker", "--concurrency", str(concurrency),
+            "--health-port", str(self.health_port), "--job", job,
+        ]  # fmt: skip
+        self.log = data_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        """Start it and wait until its `/health` answers 200."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(self.health_url, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
+
+    def health(self) -> httpx.Response:
+        return httpx.get(self.health_url, timeout=5)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its child processes, as a power cut would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, as a service manager stops it; the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None

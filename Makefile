@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/tellers.py
+	$(BIN)/python bench/workers.py
 
 # The README's screenshots, taken by the page's tests in Chromium.
 screenshots: install browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 from storyteller.config import Settings
@@ -23,3 +24,22 @@ def instant(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
             disclaimer=settings.disclaimer,
         )
     )
+
+
+WAIT_1S = "bench.jobs:wait_1s"
+WAIT_LONG = "bench.jobs:wait_long"
+
+
+def wait_1s(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
+    """A teller that waits 1 s for its answer, as a remote model does: no CPU, only time."""
+    time.sleep(1.0)
+    return instant(job, settings, progress)
+
+
+def wait_long(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
+    """A video that takes ten minutes, reporting progress every second (the recovery bench
+    kills its worker long before it ends)."""
+    for second in range(600):
+        progress("scenes", second / 600)
+        time.sleep(1.0)
+    return instant(job, settings, progress)

@@ -8,8 +8,9 @@ not run: it waits in the queue with the reason shown, and is looked at again whe
 running videos finish (their real cost may be lower than their estimate), when the day
 turns (UTC), or when the server starts again (perhaps with a larger budget).
 
-The check and the reservation are made by the one supervisor that hands videos out, so
-two videos cannot both take the last dollars of a budget.
+The check and the reservation are one transaction under a lock every worker takes (a
+PostgreSQL advisory lock; SQLite's write lock), so two videos cannot both take the last
+dollars of a budget, whichever machines their workers are on.
 """
 
 from __future__ import annotations
@@ -78,9 +79,12 @@ class Budget:
     def enabled(self) -> bool:
         return bool(self.settings.daily_budget_usd or self.settings.batch_budget_usd)
 
-    def check(self, claim: Claim, path: Path | None, now: dt.datetime) -> Verdict:
+    def admit(self, claim: Claim, path: Path | None, now: dt.datetime) -> Verdict:
         """Whether `claim`'s video may run now, its length read from `path` (None: no copy
-        of the video on this machine, see `_length`)."""
+        of the video on this machine, see `_length`). When it may, what it is expected to
+        spend is already reserved on its row: the check and the reservation are one
+        transaction under the queue's budget lock, so two workers (on any machines)
+        cannot both take a budget's last dollars."""
         if not self.enabled or not has_models(claim.teller):
             return GO  # the local teller spends nothing
         settings = self.settings
@@ -99,10 +103,14 @@ class Budget:
                 "the spending budget cannot be kept; add its price (STORYTELLER_PRICES_FILE)",
                 until=now + dt.timedelta(seconds=RECHECK_IDLE_S),
             )
-        spending = self.queue.spending(
-            since=day_start(now), batch_id=claim.batch_id, besides=claim.video_id
-        )
-        return self._verdict(spending, expected, now)
+        verdicts: list[Verdict] = []
+
+        def fits(spending: Spending) -> bool:
+            verdicts.append(self._verdict(spending, expected, now))
+            return verdicts[-1].allowed
+
+        self.queue.reserve_within(claim, usd=expected, since=day_start(now), fits=fits)
+        return verdicts[-1]
 
     def _verdict(self, spending: Spending, expected: float, now: dt.datetime) -> Verdict:
         daily, per_batch = self.settings.daily_budget_usd, self.settings.batch_budget_usd

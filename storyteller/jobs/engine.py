@@ -350,9 +350,8 @@ class EmbeddedEngine:
         when that would pass a budget (the slot then stays free for another video)."""
         if not self.budget.enabled:
             return True
-        verdict = self.budget.check(claim, path, utcnow())
+        verdict = self.budget.admit(claim, path, utcnow())
         if verdict.allowed:
-            self.queue.reserve(claim, verdict.reserve_usd)
             return True
         log.info("video %s held back: %s", claim.video_id, verdict.reason)
         self.queue.release(claim, until=verdict.until, reason=verdict.reason)

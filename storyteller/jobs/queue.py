@@ -20,14 +20,15 @@ implementation of the same operations.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import random
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
@@ -49,6 +50,10 @@ from storyteller.story.model import Story
 
 # Retry backoff: the first retry after about RETRY_BASE_S, doubling, at most RETRY_MAX_S.
 RETRY_BASE_S = 5.0
+# Key of the PostgreSQL advisory lock that budget checks take: 64 bits of a fixed name.
+BUDGET_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"storyteller.budget").digest()[:8], "big", signed=True
+)
 RETRY_MAX_S = 300.0
 
 STALLED_REASON = "the worker processing this video stopped answering"
@@ -384,34 +389,30 @@ class JobQueue:
     def spending(self, *, since: dt.datetime, batch_id: str, besides: str) -> Spending:
         """Dollars spent on stories since `since` and on `batch_id`'s stories, and what
         the videos running now (but `besides`) are expected to spend."""
-        running = (
-            Video.status == VideoStatus.PROCESSING,
-            Video.id != besides,
-            Video.cost_reserved_usd.is_not(None),
-        )
-        cost = func.coalesce(func.sum(StoryRow.cost_usd), 0.0)
-        reserved = func.coalesce(func.sum(Video.cost_reserved_usd), 0.0)
         with self._sessions() as session:
-            today = session.scalar(select(cost).where(StoryRow.created_at >= since))
-            batch = session.scalar(
-                select(cost)
-                .join(Video, Video.id == StoryRow.video_id)
-                .where(Video.batch_id == batch_id)
-            )
-            all_running = session.scalar(select(reserved).where(*running))
-            batch_running = session.scalar(
-                select(reserved).where(*running, Video.batch_id == batch_id)
-            )
-        return Spending(
-            today=float(today or 0.0),
-            running=float(all_running or 0.0),
-            batch=float(batch or 0.0),
-            batch_running=float(batch_running or 0.0),
-        )
+            return _spending(session, since=since, batch_id=batch_id, besides=besides)
 
-    def reserve(self, claim: Claim, usd: float | None) -> bool:
-        """Count `usd` against the budgets while the video runs."""
+    def reserve_within(
+        self,
+        claim: Claim,
+        *,
+        usd: float,
+        since: dt.datetime,
+        fits: Callable[[Spending], bool],
+    ) -> bool:
+        """Reserve `usd` on the claimed video if `fits` says the spending allows it, in
+        one transaction under the budget lock; False (nothing reserved) otherwise or when
+        the claim was lost."""
         with self._sessions.begin() as session:
+            if self._postgres:
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": BUDGET_LOCK_KEY}
+                )
+            spending = _spending(
+                session, since=since, batch_id=claim.batch_id, besides=claim.video_id
+            )
+            if not fits(spending):
+                return False
             result = session.execute(
                 update(Video).where(*self._mine(claim)).values(cost_reserved_usd=usd)
             )
@@ -837,4 +838,26 @@ def _batch_item(item: GeminiBatchItem, video: Video) -> BatchItem:
         tokens_out=item.tokens_out,
         created_at=item.created_at,
         submitted_at=item.submitted_at,
+    )
+
+
+def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: str) -> Spending:
+    running = (
+        Video.status == VideoStatus.PROCESSING,
+        Video.id != besides,
+        Video.cost_reserved_usd.is_not(None),
+    )
+    cost = func.coalesce(func.sum(StoryRow.cost_usd), 0.0)
+    reserved = func.coalesce(func.sum(Video.cost_reserved_usd), 0.0)
+    today = session.scalar(select(cost).where(StoryRow.created_at >= since))
+    batch = session.scalar(
+        select(cost).join(Video, Video.id == StoryRow.video_id).where(Video.batch_id == batch_id)
+    )
+    all_running = session.scalar(select(reserved).where(*running))
+    batch_running = session.scalar(select(reserved).where(*running, Video.batch_id == batch_id))
+    return Spending(
+        today=float(today or 0.0),
+        running=float(all_running or 0.0),
+        batch=float(batch or 0.0),
+        batch_running=float(batch_running or 0.0),
     )

@@ -5,8 +5,10 @@ and runs once the budget allows (here: a restart with a larger budget)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from storyteller.db.models import Video, VideoStatus
 from storyteller.db.types import utcnow
 from storyteller.jobs.budget import Budget, next_day
 from storyteller.jobs.engine import EmbeddedEngine
-from storyteller.jobs.queue import JobQueue
+from storyteller.jobs.queue import Claim, JobQueue
 from storyteller.tellers.estimate import estimate_batch
 from tests.jobs.conftest import MakeBatch
 from tests.jobs.scripted import SCRIPTED, runs
@@ -146,7 +148,7 @@ def test_the_estimate_follows_the_video_and_an_unknown_price_waits(
     [claim] = queue.claim("tester")
     now = utcnow()
     budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue)
-    verdict = budget.check(claim, snow_clip.path, now)
+    verdict = budget.admit(claim, snow_clip.path, now)
     assert verdict.allowed
     seconds = snow_clip.frames / snow_clip.fps
     assert verdict.reserve_usd == pytest.approx(expected_cost(settings, seconds), rel=0.05)
@@ -155,7 +157,7 @@ def test_the_estimate_follows_the_video_and_an_unknown_price_waits(
     unpriced = Budget(
         settings.model_copy(update={"daily_budget_usd": 100.0, "gemini_model": "gemini-99"}), queue
     )
-    verdict = unpriced.check(claim, snow_clip.path, now)
+    verdict = unpriced.admit(claim, snow_clip.path, now)
     assert not verdict.allowed
     assert "gemini-99 is not in the prices file" in (verdict.reason or "")
 
@@ -172,10 +174,10 @@ def test_a_video_bound_for_batch_mode_is_counted_at_the_batch_price(
     [claim] = queue.claim("tester")
     budgeted = settings.model_copy(update={"daily_budget_usd": 100.0})
     now = utcnow()
-    standard = Budget(budgeted, queue).check(claim, snow_clip.path, now).reserve_usd
+    standard = Budget(budgeted, queue).admit(claim, snow_clip.path, now).reserve_usd
     batch_mode = (
         Budget(budgeted.model_copy(update={"gemini_batch_mode": True}), queue)
-        .check(claim, snow_clip.path, now)
+        .admit(claim, snow_clip.path, now)
         .reserve_usd
     )
     assert standard is not None and batch_mode is not None
@@ -191,6 +193,26 @@ def test_a_video_with_no_copy_on_this_machine_is_estimated_at_0_s(
     make_batch(["elsewhere.mp4"], teller="gemini")
     [claim] = queue.claim("tester")
     budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue)
-    verdict = budget.check(claim, None, utcnow())
+    verdict = budget.admit(claim, None, utcnow())
     assert verdict.allowed
     assert verdict.reserve_usd == pytest.approx(expected_cost(settings, 0.0))
+
+
+def test_workers_checking_at_once_cannot_both_take_the_last_dollars(
+    settings: Settings, engine: Engine, make_batch: MakeBatch
+) -> None:
+    """Six supervisors (own queues and connections, as on six machines) admit a video each
+    at the same moment; the daily budget has room for one."""
+    make_batch([f"v{i}.mp4" for i in range(6)], teller="gemini")
+    claims = JobQueue(engine).claim("tester", limit=6)
+    budgeted = settings.model_copy(update={"daily_budget_usd": 1.5 * expected_cost(settings)})
+    start = threading.Barrier(len(claims))
+
+    def admit(claim: Claim) -> bool:
+        budget = Budget(budgeted, JobQueue(engine))
+        start.wait()
+        return budget.admit(claim, None, utcnow()).allowed
+
+    with ThreadPoolExecutor(len(claims)) as pool:
+        admitted = list(pool.map(admit, claims))
+    assert admitted.count(True) == 1

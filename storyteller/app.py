@@ -19,7 +19,13 @@ from storyteller.api.events import EventHub
 from storyteller.api.services import Services
 from storyteller.config import Settings
 from storyteller.db.migrate import migrate
-from storyteller.db.notify import VIDEOS_CHANNEL, Listener, Notifier, video_ids
+from storyteller.db.notify import (
+    DELETED_CHANNEL,
+    VIDEOS_CHANNEL,
+    Listener,
+    Notifier,
+    video_ids,
+)
 from storyteller.db.session import default_database_url, make_engine, make_session_factory
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
@@ -115,7 +121,10 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
         found.notifier = Notifier(db)
         found.listener = Listener(
             url,
-            {VIDEOS_CHANNEL: lambda payload: events.changed(video_ids(payload))},
+            {
+                VIDEOS_CHANNEL: lambda payload: events.changed(video_ids(payload)),
+                DELETED_CHANNEL: events.deleted,
+            },
             on_reconnect=lambda: events.publish("reset", None, {}),
         )
     elif start_engine:

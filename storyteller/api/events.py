@@ -98,6 +98,10 @@ class EventHub:
                 },
             )
 
+    def deleted(self, job_id: str) -> None:
+        """Announce that a batch is gone (after its deletion committed)."""
+        self.publish("deleted", job_id, {"jobId": job_id})
+
     def publish(self, kind: str, job_id: str | None, data: dict[str, Any]) -> None:
         with self._lock:
             event = Event(next(self._numbers), kind, job_id, data)

@@ -251,8 +251,7 @@ def delete_job(jobId: str, found: Annotated[Services, Depends(services)]) -> Act
         ids = [video.id for video in batch.videos]
         keys = crud.delete_batch(session, batch_id=jobId) or []
     found.wake()  # the engine stops any video of it still running
-    if found.events is not None:
-        found.events.publish("deleted", jobId, {"jobId": jobId})
+    found.deleted(jobId)
     # Look again just before deleting: an upload of the same bytes may have been
     # committed since, and its video now needs the file.
     with found.read() as session:

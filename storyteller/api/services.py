@@ -87,6 +87,13 @@ class Services:
         elif self.events is not None:
             self.events.changed(video_ids)
 
+    def deleted(self, batch_id: str) -> None:
+        """This batch was deleted (committed): tell the browsers of every web process."""
+        if self.notifier is not None:
+            self.notifier.deleted(batch_id)
+        elif self.events is not None:
+            self.events.deleted(batch_id)
+
 
 async def services(request: Request) -> Services:
     """The app's services (a FastAPI dependency; async so that FastAPI does not hop to a

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 VIDEOS_CHANNEL = "storyteller_videos"
 QUEUE_CHANNEL = "storyteller_queue"
+DELETED_CHANNEL = "storyteller_deleted"  # payload: the id of a deleted batch
 
 # PostgreSQL refuses payloads of 8000 bytes or more.
 MAX_PAYLOAD_BYTES = 7900
@@ -92,6 +93,17 @@ class Notifier:
         with self._condition:
             self._wake = True
             self._condition.notify()
+
+    def deleted(self, batch_id: str) -> None:
+        """A batch was deleted (committed): tell every listener. Rare: sent at once."""
+        try:
+            with self._db.begin() as connection:
+                connection.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": DELETED_CHANNEL, "payload": batch_id},
+                )
+        except Exception:  # as in _send: the deletion itself stands
+            log.warning("could not notify the deletion of batch %s", batch_id, exc_info=True)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Send what is pending, then stop."""

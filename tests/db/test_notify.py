@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from storyteller.db.notify import (
+    DELETED_CHANNEL,
     MAX_PAYLOAD_BYTES,
     QUEUE_CHANNEL,
     VIDEOS_CHANNEL,
@@ -40,6 +41,7 @@ class Heard:
     def __init__(self) -> None:
         self.videos: list[str] = []
         self.wakes = 0
+        self.deleted: list[str] = []
         self.reconnects = 0
         self.changed = threading.Condition()
 
@@ -51,6 +53,11 @@ class Heard:
     def wake(self, payload: str) -> None:
         with self.changed:
             self.wakes += 1
+            self.changed.notify_all()
+
+    def batch_deleted(self, payload: str) -> None:
+        with self.changed:
+            self.deleted.append(payload)
             self.changed.notify_all()
 
     def reconnected(self) -> None:
@@ -79,7 +86,11 @@ def test_a_listener_hears_what_a_notifier_sends_and_survives_a_lost_connection(
     name = f"test-listen-{uuid.uuid4().hex[:8]}"
     listener = Listener(
         url,
-        {VIDEOS_CHANNEL: heard.video, QUEUE_CHANNEL: heard.wake},
+        {
+            VIDEOS_CHANNEL: heard.video,
+            QUEUE_CHANNEL: heard.wake,
+            DELETED_CHANNEL: heard.batch_deleted,
+        },
         on_reconnect=heard.reconnected,
         name=name,
     )
@@ -93,6 +104,8 @@ def test_a_listener_hears_what_a_notifier_sends_and_survives_a_lost_connection(
         notifier.wake()
         heard.wait(lambda: len(heard.videos) == 600 and heard.wakes >= 1)
         assert sorted(heard.videos) == sorted(ids)  # each once
+        notifier.deleted("batch-1")
+        heard.wait(lambda: heard.deleted == ["batch-1"])
 
         # PostgreSQL drops the connection (a restart, a failover): it listens again.
         with db.begin() as connection:

@@ -32,6 +32,7 @@ from storyteller.db.session import default_database_url, make_engine
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import Claim, JobQueue, Outcome
 from storyteller.jobs.work import DEFAULT_JOB
+from storyteller.storage.objects import StorageError, video_store
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,10 @@ class Worker:
                 target=health.serve_forever, name="storyteller-health", daemon=True
             ).start()
             log.info("health at http://%s:%d/health", health_host, health.server_port)
+        try:  # a worker that cannot read the videos must not claim them
+            video_store(self.settings).check()
+        except StorageError as exc:
+            raise WorkerRefused(f"the video storage cannot be used: {exc.reason}") from exc
         url = default_database_url(self.settings)
         migrate(url)
         db = make_engine(url)

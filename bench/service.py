@@ -541,28 +541,33 @@ def print_table(rows: list[Row]) -> None:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
+def print_report(title: str, rows: list[Row]) -> None:
+    """The table under a line naming the benchmark and the machine."""
+    cpu = platform.processor() or platform.machine()
+    print(f"\n{title}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}")
+    print_table(rows)
+
+
+def run_parts(title: str, doc: str, parts: dict[str, Callable[[Path], list[Row]]]) -> None:
+    """The command line of a benchmark made of parts (`--only`, `--workdir`): runs them in
+    a work folder (a temporary one unless given) and prints one table."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--only", default=",".join(parts), help="comma-separated parts")
     parser.add_argument("--workdir", type=Path, help="folder for clips and data (kept)")
     args = parser.parse_args()
-    parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    unknown = set(parts) - set(PARTS)
+    chosen = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(chosen) - set(parts)
     if unknown:
-        parser.error(f"unknown parts {sorted(unknown)}; choose from {sorted(PARTS)}")
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {sorted(parts)}")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storyteller-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
-    for part in parts:
-        rows += PARTS[part](workdir)
-    cpu = platform.processor() or platform.machine()
-    print(
-        f"\nservice benchmark, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
-    )
-    print_table(rows)
+    for part in chosen:
+        rows += parts[part](workdir)
+    print_report(title, rows)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    run_parts("service benchmark", __doc__ or "", PARTS)

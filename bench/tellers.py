@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -45,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.service import Row, print_table  # noqa: E402
+from bench.service import Row, print_report  # noqa: E402
 from tests.fakes.gemini import API_KEY, Answer, FakeGemini, story_json  # noqa: E402
 from tests.media import SceneSpec, build_clip  # noqa: E402
 from tests.service.server import ServeProcess  # noqa: E402
@@ -407,12 +405,7 @@ def main() -> None:
     finally:
         server.terminate()
         fake.stop()
-    cpu = platform.processor() or platform.machine()
-    print(
-        f"\nAI teller benchmark (fake Gemini), {os.cpu_count()} cores ({cpu}), "
-        f"Python {platform.python_version()}"
-    )
-    print_table(rows)
+    print_report("AI teller benchmark (fake Gemini)", rows)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
 

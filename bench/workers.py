@@ -22,13 +22,10 @@ issue's targets in brackets):
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.jobs import INSTANT, WAIT_1S, WAIT_LONG  # noqa: E402
-from bench.service import Row, print_table  # noqa: E402
+from bench.service import Row, run_parts  # noqa: E402
 from storyteller.config import Settings  # noqa: E402
 from storyteller.db import crud  # noqa: E402
 from storyteller.db.migrate import migrate  # noqa: E402
@@ -230,29 +227,5 @@ PARTS: dict[str, Callable[[Path], list[Row]]] = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
-    parser.add_argument("--workdir", type=Path, help="folder for data and logs (kept)")
-    args = parser.parse_args()
-    parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    unknown = set(parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown parts {sorted(unknown)}; choose from {sorted(PARTS)}")
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storyteller-bench-workers-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    rows: list[Row] = []
-    for part in parts:
-        rows += PARTS[part](workdir)
-    cpu = platform.processor() or platform.machine()
-    print(
-        f"\nworkers benchmark (PostgreSQL), {os.cpu_count()} cores ({cpu}), "
-        f"Python {platform.python_version()}"
-    )
-    print_table(rows)
-    if not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    main()
+    run_parts("workers benchmark (PostgreSQL)", __doc__ or "", PARTS)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, bindparam, func, select
+from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -139,8 +139,11 @@ def refresh_batch_status(session: Session, *, batch_id: str) -> Batch:
     transaction: the batch row is locked first (on PostgreSQL), so two videos ending
     at once cannot both miss that the other has ended."""
     batch = session.scalars(select(Batch).where(Batch.id == batch_id).with_for_update()).one()
-    counts = video_counts(session, batch_id=batch_id)
-    running = sum(n for status, n in counts.items() if status not in ENDED)
+    # Whether any video has not ended: an EXISTS on ix_video_batch_status stops at the
+    # first one instead of counting every video of the batch.
+    running = session.scalar(
+        select(exists().where(Video.batch_id == batch_id, Video.status.not_in(ENDED)))
+    )
     if running == 0 and batch.status != BatchStatus.COMPLETED:
         batch.status = BatchStatus.COMPLETED
         batch.completed_at = utcnow()
@@ -149,6 +152,40 @@ def refresh_batch_status(session: Session, *, batch_id: str) -> Batch:
         batch.completed_at = None
     session.flush()
     return batch
+
+
+_BATCH_TABLE = cast(Table, Batch.__table__)
+_STORY_TABLE = cast(Table, Story.__table__)
+
+# `settle_batch`'s statements, built once: the job queue runs them for every video.
+_LOCK_BATCH = (
+    select(Batch.__table__.c.status)
+    .where(Batch.__table__.c.id == bindparam("batch_id"))
+    .with_for_update()
+)
+_BATCH_UNFINISHED = select(
+    exists().where(Video.batch_id == bindparam("batch_id"), Video.status.not_in(ENDED))
+)
+_SET_BATCH_STATUS = (
+    _BATCH_TABLE.update()
+    .where(Batch.__table__.c.id == bindparam("p_batch_id"))
+    .values(status=bindparam("p_status"), completed_at=bindparam("p_completed_at"))
+)
+
+
+def settle_batch(connection: Connection, *, batch_id: str) -> None:
+    """`refresh_batch_status` in plain statements on the session's connection, for the
+    job queue's hot path (it loads no ORM object; none of the batch may be loaded in the
+    session). Same order: the batch row is locked before looking at its videos."""
+    status = connection.execute(_LOCK_BATCH, {"batch_id": batch_id}).scalar_one()
+    running = connection.execute(_BATCH_UNFINISHED, {"batch_id": batch_id}).scalar()
+    if not running and status != BatchStatus.COMPLETED:
+        values = {"p_status": BatchStatus.COMPLETED, "p_completed_at": utcnow()}
+    elif running and status != BatchStatus.PROCESSING:
+        values = {"p_status": BatchStatus.PROCESSING, "p_completed_at": None}
+    else:
+        return
+    connection.execute(_SET_BATCH_STATUS, {"p_batch_id": batch_id, **values})
 
 
 def delete_batch(session: Session, *, batch_id: str) -> list[str] | None:
@@ -288,6 +325,53 @@ def add_story_version(
     session.add(row)
     session.flush()
     return row
+
+
+_LATEST_STORY_VERSION = select(func.max(Story.__table__.c.version)).where(
+    Story.__table__.c.video_id == bindparam("video_id")
+)
+_INSERT_STORY = _STORY_TABLE.insert()
+
+
+def insert_story_version(
+    connection: Connection,
+    *,
+    video_id: str,
+    story: story_model.Story,
+    teller: str,
+    seed: int,
+    model: str | None = None,
+    evidence_id: int | None = None,
+    tokens_in: int | None = None,
+    tokens_out: int | None = None,
+    cost_usd: float | None = None,
+) -> None:
+    """`add_story_version` in plain statements, for a caller that already holds the
+    video's row lock in this transaction (the job queue, which has just updated the
+    row): that lock is what keeps two versions from taking the same number."""
+    latest = connection.execute(_LATEST_STORY_VERSION, {"video_id": video_id}).scalar()
+    connection.execute(
+        _INSERT_STORY,
+        {
+            "video_id": video_id,
+            "version": (latest or 0) + 1,
+            "teller": teller,
+            "model": model,
+            "seed": seed,
+            "title": story.title,
+            "place": story.place,
+            "region": story.region,
+            "date": story.date,
+            "paragraphs": list(story.paragraphs),
+            "disclaimer": story.disclaimer,
+            "text": story.text,
+            "created_at": utcnow(),
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "cost_usd": cost_usd,
+            "evidence_id": evidence_id,
+        },
+    )
 
 
 def current_story(session: Session, *, video_id: str) -> Story | None:

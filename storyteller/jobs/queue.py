@@ -27,8 +27,22 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
@@ -150,6 +164,62 @@ class BatchItem:
     submitted_at: dt.datetime | None
 
 
+# The claim's statements, built once (see `JobQueue._claim_some`).
+_PRIORITY_ORDER = list(Priority)
+_VIDEO_TABLE = cast(Table, Video.__table__)
+_V = _VIDEO_TABLE.c
+_READY = (_V.status == VideoStatus.PENDING, _V.run_after <= bindparam("p_now"))
+_QUEUE_SHAPE = (
+    select(_V.batch_id, _V.priority, _V.status, func.count(), func.min(_V.created_at))
+    .where(or_(_V.status == VideoStatus.PROCESSING, and_(*_READY)))
+    .group_by(_V.batch_id, _V.priority, _V.status)
+)
+
+
+def _claim_statement(*, skip_locked: bool):
+    pick = (
+        select(_V.id)
+        .where(
+            *_READY, _V.priority == bindparam("p_priority"), _V.batch_id == bindparam("p_batch_id")
+        )
+        .order_by(_V.position)
+        .limit(1)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(_VIDEO_TABLE)
+        .where(_V.id == pick.scalar_subquery(), *_READY)
+        .values(
+            status=VideoStatus.PROCESSING,
+            claimed_by=bindparam("p_worker_id"),
+            attempts=_V.attempts + 1,
+            started_at=bindparam("p_now"),
+            heartbeat_at=bindparam("p_now"),
+            stage=None,
+            progress=0.0,
+            wait_reason=None,
+            cost_reserved_usd=None,
+        )
+        .returning(
+            _V.id,
+            _V.batch_id,
+            _V.attempts,
+            _V.storage_path,
+            _V.original_name,
+            _V.content_hash,
+            _V.teller,
+            _V.seed,
+            _V.model,
+            _V.priority,
+        )
+    )
+
+
+_CLAIM = _claim_statement(skip_locked=False)
+_CLAIM_SKIP_LOCKED = _claim_statement(skip_locked=True)
+
+
 class JobQueue:
     """The queue's operations on one database. Thread-safe: each call is its own
     transaction, and the claim and state changes lock what they change (SQLite's write
@@ -171,79 +241,92 @@ class JobQueue:
     # --- workers -------------------------------------------------------------
 
     def claim(self, worker_id: str, *, limit: int = 1) -> list[Claim]:
-        """Up to `limit` videos for `worker_id`, in claiming order (see the module)."""
+        """Up to `limit` videos for `worker_id`, in claiming order (see the module), in one
+        transaction."""
+        if limit < 1:
+            return []
+        with self._sessions.begin() as session:
+            if self._postgres:
+                # A claim lost in a crash of PostgreSQL itself only puts the video back to
+                # pending (the worker never heard of it, or its completion fails the claim
+                # check), so claims need not wait for the WAL flush. Completions and
+                # failures stay durable: this is SET LOCAL, for this transaction only.
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            now = utcnow()
+            claims: list[Claim] = []
+            while len(claims) < limit:
+                taken = self._claim_some(session, worker_id, now, limit - len(claims))
+                if not taken:
+                    break
+                claims.extend(taken)
+            return claims
+
+    def _claim_some(
+        self, session: Session, worker_id: str, now: dt.datetime, limit: int
+    ) -> list[Claim]:
+        """Up to `limit` videos of the first priority that has videos ready, keeping fair
+        share between its batches (the running counts are updated as videos are taken).
+        Empty when nothing is ready."""
+        connection = session.connection()  # plain statements: no ORM object is needed
+        running: dict[str, int] = {}
+        waiting: dict[Priority, dict[str, dt.datetime]] = {}
+        # One query for both: the videos running per batch, and per priority the batches
+        # with videos ready and the age of each one's oldest.
+        for batch_id, priority, status, count, oldest in connection.execute(
+            _QUEUE_SHAPE, {"p_now": now}
+        ).tuples():
+            if status == VideoStatus.PROCESSING:
+                running[batch_id] = running.get(batch_id, 0) + count
+            else:
+                waiting.setdefault(Priority(priority), {})[batch_id] = oldest
+        if not waiting:
+            return []
+        priority = min(waiting, key=_PRIORITY_ORDER.index)
+        batches = waiting[priority]
+        pick = _CLAIM_SKIP_LOCKED if self._postgres else _CLAIM
         claims: list[Claim] = []
-        while len(claims) < limit:
-            try:
-                claim = self._claim_one(worker_id)
-            except Exception:
-                if not claims:
-                    raise
-                break  # those already claimed are committed: hand them over
-            if claim is None:
-                break
-            claims.append(claim)
+        while len(claims) < limit and batches:
+            batch_id = min(
+                batches, key=lambda batch: (running.get(batch, 0), batches[batch], batch)
+            )
+            row = connection.execute(
+                pick,
+                {
+                    "p_now": now,
+                    "p_priority": priority,
+                    "p_batch_id": batch_id,
+                    "p_worker_id": worker_id,
+                },
+            ).first()
+            if row is None:
+                del batches[batch_id]  # nothing left there, or taken by other workers
+                continue
+            running[batch_id] = running.get(batch_id, 0) + 1
+            claims.append(
+                Claim(
+                    video_id=row.id,
+                    batch_id=row.batch_id,
+                    worker_id=worker_id,
+                    attempt=row.attempts,
+                    storage_path=row.storage_path,
+                    original_name=row.original_name,
+                    content_hash=row.content_hash,
+                    teller=row.teller,
+                    seed=row.seed,
+                    model=row.model,
+                    priority=Priority(row.priority),
+                )
+            )
         return claims
 
-    def _claim_one(self, worker_id: str) -> Claim | None:
-        with self._sessions.begin() as session:
-            now = utcnow()
-            ready = (Video.status == VideoStatus.PENDING, Video.run_after <= now)
-            priority = session.scalar(
-                select(Video.priority).where(*ready).order_by(Video.priority).limit(1)
-            )
-            if priority is None:
-                return None
-            running = dict(
-                session.execute(
-                    select(Video.batch_id, func.count())
-                    .where(Video.status == VideoStatus.PROCESSING)
-                    .group_by(Video.batch_id)
-                )
-                .tuples()
-                .all()
-            )
-            waiting = session.execute(
-                select(Video.batch_id, func.min(Video.created_at))
-                .where(*ready, Video.priority == priority)
-                .group_by(Video.batch_id)
-            ).tuples()
-            batch_order = sorted(waiting, key=lambda row: (running.get(row[0], 0), row[1], row[0]))
-            for batch_id, _ in batch_order:
-                pick = (
-                    select(Video)
-                    .where(*ready, Video.priority == priority, Video.batch_id == batch_id)
-                    .order_by(Video.position)
-                    .limit(1)
-                )
-                if self._postgres:
-                    pick = pick.with_for_update(skip_locked=True)
-                video = session.scalars(pick).first()
-                if video is None:
-                    continue  # taken by another worker meanwhile (PostgreSQL)
-                video.status = VideoStatus.PROCESSING
-                video.claimed_by = worker_id
-                video.attempts += 1
-                video.started_at = now
-                video.heartbeat_at = now
-                video.stage = None
-                video.progress = 0.0
-                video.wait_reason = None
-                video.cost_reserved_usd = None
-                return Claim(
-                    video_id=video.id,
-                    batch_id=video.batch_id,
-                    worker_id=worker_id,
-                    attempt=video.attempts,
-                    storage_path=video.storage_path,
-                    original_name=video.original_name,
-                    content_hash=video.content_hash,
-                    teller=video.teller,
-                    seed=video.seed,
-                    model=video.model,
-                    priority=video.priority,
-                )
-            return None
+    def _mine_core(self, claim: Claim) -> tuple:
+        video = Video.__table__.c
+        return (
+            video.id == claim.video_id,
+            video.status == VideoStatus.PROCESSING,
+            video.claimed_by == claim.worker_id,
+            video.attempts == claim.attempt,
+        )
 
     def _mine(self, claim: Claim) -> tuple:
         return (
@@ -272,6 +355,10 @@ class JobQueue:
         now = utcnow()
         lost: set[str] = set()
         with self._sessions.begin() as session:
+            if self._postgres:
+                # A heartbeat lost in a crash of PostgreSQL is harmless (the next one
+                # comes within seconds), so it need not wait for the WAL flush.
+                session.execute(text("SET LOCAL synchronous_commit = off"))
             for claim, stage, progress in running:
                 values: dict[str, object] = {"heartbeat_at": now}
                 if stage is not None:
@@ -293,6 +380,8 @@ class JobQueue:
                     session, evidence=outcome.evidence, fingerprint=outcome.evidence_fingerprint
                 )
                 evidence_id = record.id
+            # Plain statements from here: no ORM object of the video or batch is loaded.
+            connection = session.connection()
             values: dict[str, object] = {
                 "status": VideoStatus.COMPLETED,
                 "stage": None,
@@ -304,12 +393,15 @@ class JobQueue:
             }
             if evidence_id is not None:
                 values["evidence_id"] = evidence_id
-            result = session.execute(update(Video).where(*self._mine(claim)).values(**values))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            result = connection.execute(
+                update(_VIDEO_TABLE).where(*self._mine_core(claim)).values(**values)
+            )
+            if result.rowcount != 1:
                 session.rollback()
                 return False
-            crud.add_story_version(
-                session,
+            # The update above holds the video's row lock: the version number is safe.
+            crud.insert_story_version(
+                connection,
                 video_id=claim.video_id,
                 story=outcome.story,
                 teller=outcome.teller or claim.teller,
@@ -320,7 +412,7 @@ class JobQueue:
                 tokens_out=outcome.tokens_out,
                 cost_usd=outcome.cost_usd,
             )
-            crud.refresh_batch_status(session, batch_id=claim.batch_id)
+            crud.settle_batch(connection, batch_id=claim.batch_id)
             return True
 
     def fail(

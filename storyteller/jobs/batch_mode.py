@@ -287,6 +287,7 @@ class BatchCoordinator:
             return
         tokens_in = item.tokens_in + reply.usage.tokens_in
         tokens_out = item.tokens_out + reply.usage.tokens_out
+        self._delete_file(item)
         kept = self.queue.complete(
             item.claim,
             Outcome(
@@ -301,10 +302,12 @@ class BatchCoordinator:
                     self.settings, TELLER, item.model, tokens_in, tokens_out, batch=True
                 ),
             ),
+            batch_item_id=item.id,
         )
-        self._end(item)
         if kept:
             self.on_change([item.claim.video_id])
+        else:  # cancelled meanwhile
+            self.queue.drop_batch_item(item.id)
 
     def _try_again(
         self,
@@ -335,14 +338,26 @@ class BatchCoordinator:
                 self.on_change([item.claim.video_id])
                 return
             reason = f"{reason} (tried {item.claim.attempt} times)"
+        self._delete_file(item)
         status = self.queue.fail(
-            item.claim, reason=reason, code=code, cause=ErrorCause.SERVICE, retryable=False
+            item.claim,
+            reason=reason,
+            code=code,
+            cause=ErrorCause.SERVICE,
+            retryable=False,
+            batch_item_id=item.id,
         )
-        self._end(item)
         if status is not None:
             self.on_change([item.claim.video_id])
+        else:  # cancelled meanwhile
+            self.queue.drop_batch_item(item.id)
 
     def _end(self, item: BatchItem) -> None:
+        """Forget an item whose video went on without it (cancelled)."""
+        self._delete_file(item)
+        self.queue.drop_batch_item(item.id)
+
+    def _delete_file(self, item: BatchItem) -> None:
+        # Before the video ends: whoever sees it ended sees no file left behind.
         if item.file_name and self._client is not None:
             self._client.delete_file(item.file_name)
-        self.queue.drop_batch_item(item.id)

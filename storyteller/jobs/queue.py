@@ -370,10 +370,13 @@ class JobQueue:
                     lost.add(claim.video_id)
         return lost
 
-    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+    def complete(self, claim: Claim, outcome: Outcome, *, batch_item_id: int | None = None) -> bool:
         """Keep the story and mark the video completed, in one transaction. False (and
-        nothing kept) when the claim is no longer this worker's."""
+        nothing kept) when the claim is no longer this worker's. `batch_item_id`: the
+        Gemini Batch Mode item that brought the story, dropped in the same transaction."""
         with self._sessions.begin() as session:
+            if batch_item_id is not None:
+                _drop_batch_item(session, batch_item_id)
             evidence_id = None
             if outcome.evidence is not None and outcome.evidence_fingerprint:
                 record = crud.save_evidence(
@@ -423,11 +426,15 @@ class JobQueue:
         code: str,
         cause: ErrorCause,
         retryable: bool,
+        batch_item_id: int | None = None,
     ) -> VideoStatus | None:
         """End this attempt with `reason`. A retryable failure with attempts left goes
         back to the queue after a backoff; otherwise the video fails. Returns the
-        video's new status, or None when the claim was no longer this worker's."""
+        video's new status, or None when the claim was no longer this worker's.
+        `batch_item_id`: as in `complete`."""
         with self._sessions.begin() as session:
+            if batch_item_id is not None:
+                _drop_batch_item(session, batch_item_id)
             video = session.scalars(
                 select(Video).where(*self._mine(claim)).with_for_update()
             ).one_or_none()
@@ -838,7 +845,11 @@ class JobQueue:
 
     def drop_batch_item(self, item_id: int) -> None:
         with self._sessions.begin() as session:
-            session.execute(delete(GeminiBatchItem).where(GeminiBatchItem.id == item_id))
+            _drop_batch_item(session, item_id)
+
+
+def _drop_batch_item(session: Session, item_id: int) -> None:
+    session.execute(delete(GeminiBatchItem).where(GeminiBatchItem.id == item_id))
 
 
 def _record_error(video: Video, reason: str, code: str, cause: ErrorCause) -> None:

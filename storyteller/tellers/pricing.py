@@ -52,6 +52,7 @@ def cost_usd(
     batch: bool = False,
 ) -> float | None:
     """Dollars for these tokens (at Batch Mode's price when `batch`), or None when the
-    model's price is not known."""
+    model's price is not known. Not rounded: a story costs fractions of a cent, and
+    budgets add up thousands of them."""
     price = price_of(settings, teller, model, batch=batch)
-    return None if price is None else round(price.cost(tokens_in, tokens_out), 6)
+    return None if price is None else price.cost(tokens_in, tokens_out)

@@ -327,10 +327,12 @@ def add_story_version(
     return row
 
 
-_LATEST_STORY_VERSION = select(func.max(Story.__table__.c.version)).where(
-    Story.__table__.c.video_id == bindparam("video_id")
+# The next version number is found by the insert itself: one round trip.
+_INSERT_STORY = _STORY_TABLE.insert().values(
+    version=select(func.coalesce(func.max(_STORY_TABLE.c.version), 0) + 1)
+    .where(_STORY_TABLE.c.video_id == bindparam("p_video_id"))
+    .scalar_subquery()
 )
-_INSERT_STORY = _STORY_TABLE.insert()
 
 
 def insert_story_version(
@@ -349,12 +351,11 @@ def insert_story_version(
     """`add_story_version` in plain statements, for a caller that already holds the
     video's row lock in this transaction (the job queue, which has just updated the
     row): that lock is what keeps two versions from taking the same number."""
-    latest = connection.execute(_LATEST_STORY_VERSION, {"video_id": video_id}).scalar()
     connection.execute(
         _INSERT_STORY,
         {
+            "p_video_id": video_id,
             "video_id": video_id,
-            "version": (latest or 0) + 1,
             "teller": teller,
             "model": model,
             "seed": seed,

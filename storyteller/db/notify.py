@@ -37,6 +37,8 @@ DELETED_CHANNEL = "storyteller_deleted"  # payload: the id of a deleted batch
 
 # PostgreSQL refuses payloads of 8000 bytes or more.
 MAX_PAYLOAD_BYTES = 7900
+# A notifier sends at most this often; what changes meanwhile goes in the next send.
+SEND_EVERY_S = 0.05
 # A listener that cannot connect tries again after this, doubling up to the maximum.
 RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 15.0
@@ -124,11 +126,17 @@ class Notifier:
                 self._send(ids, wake)
             if closing:
                 return
+            # Changes of the next moment go together: a busy worker then sends a few
+            # notifications a second instead of one per video (each costs a round trip,
+            # and PostgreSQL queues every notification under one lock).
+            time.sleep(SEND_EVERY_S)
 
     def _send(self, ids: list[str], wake: bool) -> None:
         notify = text("SELECT pg_notify(:channel, :payload)")
         try:
-            with self._db.begin() as connection:
+            # Autocommit: each NOTIFY is delivered as its statement ends, no BEGIN/COMMIT.
+            with self._db.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
                 for payload in payloads(ids):
                     connection.execute(notify, {"channel": VIDEOS_CHANNEL, "payload": payload})
                 if wake:

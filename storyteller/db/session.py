@@ -56,6 +56,8 @@ def make_engine(
     echo: bool = False,
     foreign_keys: bool = True,
     single_connection: bool = False,
+    check_connections: bool = True,
+    application_name: str | None = None,
 ) -> Engine:
     """An engine for `url`, set up for this product's use of it.
 
@@ -65,7 +67,10 @@ def make_engine(
     killed process loses nothing; only a power cut can lose the last commits). The
     folder of the file is created; an in-memory database lives only as long as its
     connection, so migrations need a file. PostgreSQL: connections are checked before
-    use, so a restarted server is survived.
+    use, so a restarted server is survived; `check_connections=False` saves that round
+    trip for a caller that retries on its own (a worker's supervisor: the first use of a
+    dropped connection fails, and the pool starts afresh). `application_name` names the
+    connections in `pg_stat_activity`.
 
     `single_connection` opens a fresh connection for each use and keeps none, and
     `foreign_keys=False` leaves SQLite's unchecked: both for one-off work such as
@@ -82,7 +87,9 @@ def make_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": check_connections}
+    if application_name:
+        options["connect_args"] = {"application_name": application_name}
     if single_connection:
         options["poolclass"] = NullPool
     else:

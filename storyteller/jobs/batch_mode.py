@@ -306,8 +306,6 @@ class BatchCoordinator:
         )
         if kept:
             self.on_change([item.claim.video_id])
-        else:  # cancelled meanwhile
-            self.queue.drop_batch_item(item.id)
 
     def _try_again(
         self,
@@ -349,8 +347,6 @@ class BatchCoordinator:
         )
         if status is not None:
             self.on_change([item.claim.video_id])
-        else:  # cancelled meanwhile
-            self.queue.drop_batch_item(item.id)
 
     def _end(self, item: BatchItem) -> None:
         """Forget an item whose video went on without it (cancelled)."""

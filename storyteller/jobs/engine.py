@@ -54,6 +54,9 @@ PROGRESS_EVERY_S = 0.25
 WORKER_NICENESS = 10
 # A worker that sends nothing (no progress, no result) this long is taken to be stuck.
 WORKER_SILENCE_S = 300.0
+# Finished stories the database refuses this many times in a row are let go (their
+# videos run again once found stalled) rather than blocking every other video.
+HAND_IN_TRIES = 3
 # How long the supervisor sleeps when nothing happens (a wake() cuts it short).
 IDLE_WAIT_S = 1.0
 # Silent workers are looked for at least this often: a video of a killed worker on
@@ -184,6 +187,9 @@ class EmbeddedEngine:
         self._last_recovery = 0.0
         self._failed_starts = 0
         self._batch_mode: BatchCoordinator | None = None
+        # Stories the workers finished, handed in with the next claim (`_hand_in_and_fill`).
+        self._finished: list[tuple[Claim, Outcome]] = []
+        self._hand_in_failures = 0
 
     # --- control -------------------------------------------------------------
 
@@ -270,8 +276,7 @@ class EmbeddedEngine:
         last_heartbeat = time.monotonic()
         while not self._stopped.is_set():
             try:
-                if not self._draining.is_set():
-                    self._fill_slots()
+                self._hand_in_and_fill()
                 self._wait_and_handle()
                 now = time.monotonic()
                 if now - last_heartbeat >= HEARTBEAT_EVERY_S:
@@ -292,12 +297,50 @@ class EmbeddedEngine:
                 # Every worker's heartbeats stopped too: give them a full timeout to
                 # resume before taking their videos for stalled.
                 self._last_recovery = time.monotonic() + self.settings.heartbeat_timeout_s
+        try:  # what finished in the last look
+            self._hand_in_and_fill()
+        except Exception:
+            log.exception("job engine: could not keep the last stories; their videos run again")
 
-    def _fill_slots(self) -> None:
-        idle = [slot for slot in self._slots if slot.ready and slot.claim is None]
-        if not idle:
-            return
-        claims = self.queue.claim(self.worker_id, limit=len(idle))
+    def _hand_in_and_fill(self) -> None:
+        """Keep the stories the workers finished and give the free slots new videos, in
+        one transaction: a busy engine commits once per look, not twice per video. Kept
+        for the next look when the database is away."""
+        idle = (
+            []
+            if self._draining.is_set()
+            else [slot for slot in self._slots if slot.ready and slot.claim is None]
+        )
+        finished = self._finished
+        try:
+            if idle:
+                kept, claims = self.queue.complete_and_claim(
+                    finished, self.worker_id, limit=len(idle)
+                )
+            elif finished:
+                kept, claims = self.queue.complete_many(finished), []
+            else:
+                return
+        except Exception:
+            self._hand_in_failures += 1
+            if self._hand_in_failures >= HAND_IN_TRIES:
+                # Something in them the database refuses: they must not block the
+                # engine. Their videos go back to the queue once found stalled.
+                log.error("dropping %d finished stories that could not be kept", len(finished))
+                self._finished, self._hand_in_failures = [], 0
+            raise
+        self._finished, self._hand_in_failures = [], 0
+        for claim, _ in finished:
+            if claim.video_id not in kept:
+                log.info(
+                    "story of %s not kept: the video was cancelled or taken over", claim.video_id
+                )
+        self._fill_slots(idle, claims)
+        changed = sorted(kept) + [claim.video_id for claim in claims]
+        if changed:
+            self.on_change(changed)
+
+    def _fill_slots(self, idle: list[_Slot], claims: list[Claim]) -> None:
         for slot, claim in zip(idle, claims, strict=False):
             # A video cancelled and retried within a heartbeat can come back while its
             # cancelled run still goes on in another slot: that run stops now.
@@ -306,8 +349,6 @@ class EmbeddedEngine:
                     other.claim = None
                     self._replace(other)
             self._hand_over(slot, claim)
-        if claims:
-            self.on_change([claim.video_id for claim in claims])
 
     def _hand_over(self, slot: _Slot, claim: Claim) -> None:
         try:
@@ -389,29 +430,15 @@ class EmbeddedEngine:
             self._worker_died(slot)
 
     def _record(self, claim: Claim, result: JobResult) -> None:
+        """A story waits to be handed in with the next claim; a failure is kept at once."""
         if result.batch_request is not None and self._batch_mode is not None:
             self._batch_mode.defer(claim, result)
-            return
-        if result.story is not None:
-            kept = self.queue.complete(
-                claim,
-                Outcome(
-                    story=result.story,
-                    evidence=result.evidence,
-                    evidence_fingerprint=result.evidence_fingerprint,
-                    model=result.model,
-                    tokens_in=result.tokens_in,
-                    tokens_out=result.tokens_out,
-                    cost_usd=result.cost_usd,
-                ),
-            )
-            if kept:
-                self.on_change([claim.video_id])
-            else:
-                log.info(
-                    "story of %s not kept: the video was cancelled or taken over", claim.video_id
-                )
-            return
+        elif result.story is not None:
+            self._finished.append((claim, _outcome(result)))
+        else:
+            self._record_failure(claim, result)
+
+    def _record_failure(self, claim: Claim, result: JobResult) -> None:
         status = self.queue.fail(
             claim,
             reason=result.error or "no story was written",
@@ -527,6 +554,19 @@ class EmbeddedEngine:
             if pid == os.getpid() or not _process_alive(pid):
                 dead.append(worker)
         return dead
+
+
+def _outcome(result: JobResult) -> Outcome:
+    assert result.story is not None
+    return Outcome(
+        story=result.story,
+        evidence=result.evidence,
+        evidence_fingerprint=result.evidence_fingerprint,
+        model=result.model,
+        tokens_in=result.tokens_in,
+        tokens_out=result.tokens_out,
+        cost_usd=result.cost_usd,
+    )
 
 
 def _process_alive(pid: int) -> bool:

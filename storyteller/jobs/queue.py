@@ -252,23 +252,51 @@ class JobQueue:
                 # check), so claims need not wait for the WAL flush. Completions and
                 # failures stay durable: this is SET LOCAL, for this transaction only.
                 session.execute(text("SET LOCAL synchronous_commit = off"))
-            now = utcnow()
-            claims: list[Claim] = []
-            while len(claims) < limit:
-                taken = self._claim_some(session, worker_id, now, limit - len(claims))
-                if not taken:
-                    break
-                claims.extend(taken)
-            return claims
+            return self._claim_in(session, worker_id, limit)
+
+    def complete_and_claim(
+        self, finished: Iterable[tuple[Claim, Outcome]], worker_id: str, *, limit: int
+    ) -> tuple[set[str], list[Claim]]:
+        """`complete_many` and `claim` in one transaction: a busy worker hands in what it
+        finished and takes videos for its free slots with one commit (dispatch of short
+        jobs is bound by round trips and commits). The ids kept, and the new claims."""
+        finished = list(finished)
+        with self._sessions.begin() as session:
+            # Claims first: the batch rows that completions lock are then held only
+            # until the commit. The finishing videos do not count as running.
+            ending: dict[str, int] = {}
+            for claim, _ in finished:
+                ending[claim.batch_id] = ending.get(claim.batch_id, 0) + 1
+            claims = self._claim_in(session, worker_id, limit, ending=ending)
+            kept = self._complete_in(session, finished)
+        return kept, claims
+
+    def _claim_in(
+        self, session: Session, worker_id: str, limit: int, *, ending: dict[str, int] | None = None
+    ) -> list[Claim]:
+        now = utcnow()
+        claims: list[Claim] = []
+        while len(claims) < limit:
+            taken = self._claim_some(session, worker_id, now, limit - len(claims), ending or {})
+            if not taken:
+                break
+            claims.extend(taken)
+        return claims
 
     def _claim_some(
-        self, session: Session, worker_id: str, now: dt.datetime, limit: int
+        self,
+        session: Session,
+        worker_id: str,
+        now: dt.datetime,
+        limit: int,
+        ending: dict[str, int],
     ) -> list[Claim]:
         """Up to `limit` videos of the first priority that has videos ready, keeping fair
-        share between its batches (the running counts are updated as videos are taken).
-        Empty when nothing is ready."""
+        share between its batches (the running counts are updated as videos are taken;
+        `ending`: videos per batch that are running but about to end). Empty when
+        nothing is ready."""
         connection = session.connection()  # plain statements: no ORM object is needed
-        running: dict[str, int] = {}
+        running: dict[str, int] = {batch: -count for batch, count in ending.items()}
         waiting: dict[Priority, dict[str, dt.datetime]] = {}
         # One query for both: the videos running per batch, and per priority the batches
         # with videos ready and the age of each one's oldest.
@@ -374,49 +402,76 @@ class JobQueue:
         """Keep the story and mark the video completed, in one transaction. False (and
         nothing kept) when the claim is no longer this worker's. `batch_item_id`: the
         Gemini Batch Mode item that brought the story, dropped in the same transaction."""
+        dropped = () if batch_item_id is None else (batch_item_id,)
+        return bool(self.complete_many([(claim, outcome)], drop_batch_items=dropped))
+
+    def complete_many(
+        self, finished: Iterable[tuple[Claim, Outcome]], *, drop_batch_items: Iterable[int] = ()
+    ) -> set[str]:
+        """`complete` for several videos in one transaction (one commit for all the
+        videos a worker finished in one look); the ids of those whose story was kept.
+        A lost claim keeps nothing of its own video and does not stop the others."""
         with self._sessions.begin() as session:
-            if batch_item_id is not None:
-                _drop_batch_item(session, batch_item_id)
-            evidence_id = None
-            if outcome.evidence is not None and outcome.evidence_fingerprint:
-                record = crud.save_evidence(
-                    session, evidence=outcome.evidence, fingerprint=outcome.evidence_fingerprint
-                )
-                evidence_id = record.id
-            # Plain statements from here: no ORM object of the video or batch is loaded.
+            for item_id in drop_batch_items:
+                _drop_batch_item(session, item_id)
+            return self._complete_in(session, finished)
+
+    def _complete_in(self, session: Session, finished: Iterable[tuple[Claim, Outcome]]) -> set[str]:
+        # Rows locked in one order everywhere (by id): no deadlock between workers.
+        finished = sorted(finished, key=lambda item: item[0].video_id)
+        kept = {
+            claim.video_id
+            for claim, outcome in finished
+            if self._complete_one(session, claim, outcome)
+        }
+        # Once per batch, after its videos: the batch row is locked last.
+        if kept:
             connection = session.connection()
-            values: dict[str, object] = {
-                "status": VideoStatus.COMPLETED,
-                "stage": None,
-                "progress": 1.0,
-                "completed_at": utcnow(),
-                "error": None,
-                "error_code": None,
-                "error_cause": None,
-            }
-            if evidence_id is not None:
-                values["evidence_id"] = evidence_id
-            result = connection.execute(
-                update(_VIDEO_TABLE).where(*self._mine_core(claim)).values(**values)
+            for batch_id in sorted({c.batch_id for c, _ in finished if c.video_id in kept}):
+                crud.settle_batch(connection, batch_id=batch_id)
+        return kept
+
+    def _complete_one(self, session: Session, claim: Claim, outcome: Outcome) -> bool:
+        evidence_id = None
+        if outcome.evidence is not None and outcome.evidence_fingerprint:
+            # Kept even when the claim turns out lost: evidence is shared by every upload
+            # of the same bytes, and the next run of this video finds it ready.
+            record = crud.save_evidence(
+                session, evidence=outcome.evidence, fingerprint=outcome.evidence_fingerprint
             )
-            if result.rowcount != 1:
-                session.rollback()
-                return False
-            # The update above holds the video's row lock: the version number is safe.
-            crud.insert_story_version(
-                connection,
-                video_id=claim.video_id,
-                story=outcome.story,
-                teller=outcome.teller or claim.teller,
-                model=outcome.model,
-                seed=claim.seed,
-                evidence_id=evidence_id,
-                tokens_in=outcome.tokens_in,
-                tokens_out=outcome.tokens_out,
-                cost_usd=outcome.cost_usd,
-            )
-            crud.settle_batch(connection, batch_id=claim.batch_id)
-            return True
+            evidence_id = record.id
+        # Plain statements from here: no ORM object of the video or batch is loaded.
+        connection = session.connection()
+        values: dict[str, object] = {
+            "status": VideoStatus.COMPLETED,
+            "stage": None,
+            "progress": 1.0,
+            "completed_at": utcnow(),
+            "error": None,
+            "error_code": None,
+            "error_cause": None,
+        }
+        if evidence_id is not None:
+            values["evidence_id"] = evidence_id
+        result = connection.execute(
+            update(_VIDEO_TABLE).where(*self._mine_core(claim)).values(**values)
+        )
+        if result.rowcount != 1:
+            return False
+        # The update above holds the video's row lock: the version number is safe.
+        crud.insert_story_version(
+            connection,
+            video_id=claim.video_id,
+            story=outcome.story,
+            teller=outcome.teller or claim.teller,
+            model=outcome.model,
+            seed=claim.seed,
+            evidence_id=evidence_id,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            cost_usd=outcome.cost_usd,
+        )
+        return True
 
     def fail(
         self,

@@ -36,6 +36,9 @@ from storyteller.storage.objects import StorageError, video_store
 
 log = logging.getLogger(__name__)
 
+# How a worker's database connections are named in PostgreSQL's pg_stat_activity.
+WORKER_APPLICATION = "storyteller-worker"
+
 
 class WorkerRefused(Exception):
     """The worker cannot run with these settings; `reason` says what to change."""
@@ -50,26 +53,25 @@ class _LoggedQueue(JobQueue):
 
     def claim(self, worker_id: str, *, limit: int = 1) -> list[Claim]:
         claims = super().claim(worker_id, limit=limit)
-        for claim in claims:
-            log.info(
-                "starting video %s (%s), attempt %d",
-                claim.video_id,
-                claim.original_name,
-                claim.attempt,
-            )
+        _log_claims(claims)
         return claims
 
-    def complete(self, claim: Claim, outcome: Outcome) -> bool:
-        kept = super().complete(claim, outcome)
-        if kept:
-            log.info("video %s (%s) completed", claim.video_id, claim.original_name)
-        else:
-            log.info(
-                "video %s (%s): story not kept, the video was cancelled or taken over",
-                claim.video_id,
-                claim.original_name,
-            )
+    def complete_many(
+        self, finished: Iterable[tuple[Claim, Outcome]], *, drop_batch_items: Iterable[int] = ()
+    ) -> set[str]:
+        finished = list(finished)
+        kept = super().complete_many(finished, drop_batch_items=drop_batch_items)
+        _log_completions(finished, kept)
         return kept
+
+    def complete_and_claim(
+        self, finished: Iterable[tuple[Claim, Outcome]], worker_id: str, *, limit: int
+    ) -> tuple[set[str], list[Claim]]:
+        finished = list(finished)
+        kept, claims = super().complete_and_claim(finished, worker_id, limit=limit)
+        _log_completions(finished, kept)
+        _log_claims(claims)
+        return kept, claims
 
     def fail(
         self, claim: Claim, *, reason: str, code: str, cause: ErrorCause, retryable: bool
@@ -163,7 +165,9 @@ class Worker:
             raise WorkerRefused(f"the video storage cannot be used: {exc.reason}") from exc
         url = default_database_url(self.settings)
         migrate(url)
-        db = make_engine(url)
+        # Every use of the database is in the supervisor's retrying loop (or the
+        # notifier's): no check of a connection before each transaction.
+        db = make_engine(url, check_connections=False, application_name=WORKER_APPLICATION)
         notifier = Notifier(db)
         engine = EmbeddedEngine(
             self.settings,
@@ -213,6 +217,28 @@ class Worker:
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+
+
+def _log_claims(claims: list[Claim]) -> None:
+    for claim in claims:
+        log.info(
+            "starting video %s (%s), attempt %d",
+            claim.video_id,
+            claim.original_name,
+            claim.attempt,
+        )
+
+
+def _log_completions(finished: list[tuple[Claim, Outcome]], kept: set[str]) -> None:
+    for claim, _ in finished:
+        if claim.video_id in kept:
+            log.info("video %s (%s) completed", claim.video_id, claim.original_name)
+        else:
+            log.info(
+                "video %s (%s): story not kept, the video was cancelled or taken over",
+                claim.video_id,
+                claim.original_name,
+            )
 
 
 class _HealthServer(ThreadingHTTPServer):

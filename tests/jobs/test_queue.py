@@ -109,6 +109,30 @@ def test_complete_keeps_the_story_once(
     assert batch_status(session, batch.id) == BatchStatus.COMPLETED
 
 
+def test_complete_many_keeps_every_story_in_one_go_but_a_lost_claim(
+    queue: JobQueue, make_batch: MakeBatch, session: Session
+) -> None:
+    first = make_batch(["a.mp4", "b.mp4", "c.mp4"])
+    second = make_batch(["d.mp4"])
+    claims = {c.original_name: c for c in queue.claim("w", limit=4)}
+    queue.cancel_video(claims["b.mp4"].video_id)  # its worker has not heard yet
+
+    kept = queue.complete_many(
+        [(claim, Outcome(story=a_story(name))) for name, claim in claims.items()]
+    )
+
+    assert kept == {claims[name].video_id for name in ("a.mp4", "c.mp4", "d.mp4")}
+    assert fresh(session, claims["b.mp4"].video_id).status == VideoStatus.CANCELLED
+    assert crud.story_versions(session, video_id=claims["b.mp4"].video_id) == []
+    for name in ("a.mp4", "c.mp4", "d.mp4"):
+        [story] = crud.story_versions(session, video_id=claims[name].video_id)
+        assert (story.version, story.title) == (1, f"Story of {name}")
+    # Every video of both batches has ended: both are settled by the same call.
+    assert batch_status(session, first.id) == BatchStatus.COMPLETED
+    assert batch_status(session, second.id) == BatchStatus.COMPLETED
+    assert queue.complete_many([]) == set()
+
+
 def test_a_claim_taken_over_cannot_complete(
     queue: JobQueue, make_batch: MakeBatch, session: Session
 ) -> None:

@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from storyteller.cli import app
+from storyteller.db.session import make_engine
+from storyteller.jobs.worker import WORKER_APPLICATION
 from tests.databases import _empty_database
 from tests.jobs.scripted import SCRIPTED
 from tests.service.server import ServeProcess, WorkerProcess
@@ -222,6 +225,37 @@ def test_a_killed_worker_s_video_runs_again_on_the_other_within_30_s(cluster: Cl
     assert cluster.holder(video_id) is other
     wait_until(lambda: cluster.web.job(job["jobId"])["status"] == "completed", 20)
     assert cluster.web.job(job["jobId"])["videos"][0]["status"] == "completed"
+
+
+def test_workers_carry_on_when_the_database_drops_their_connections(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    # A worker does not check a connection before each use (a round trip per
+    # transaction): the first use of a dropped one fails, and it must go on regardless.
+    job = cluster.upload("sleep-2.mp4", "sleep-1.mp4", *(f"ok-{n}.mp4" for n in range(4)))
+    ids = [video["id"] for video in job["videos"]]
+    wait_until(lambda: cluster.holder(ids[0]) is not None, 10)
+    db = make_engine(postgres_url)
+    try:
+        with db.begin() as connection:
+            dropped = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name"
+                ),
+                {"name": WORKER_APPLICATION},
+            ).scalar_one()
+    finally:
+        db.dispose()
+    assert dropped >= len(cluster.workers)  # at least each one's supervisor connection
+
+    wait_until(lambda: cluster.web.job(job["jobId"])["status"] == "completed", 60)
+    videos = cluster.web.job(job["jobId"])["videos"]
+    assert [video["status"] for video in videos] == ["completed"] * len(ids)
+    logs = "".join(worker.log.read_text() for worker in cluster.workers)
+    assert "error in the supervisor; retrying in a second" in logs  # the drop was met
+    for worker in cluster.workers:
+        assert worker.health().json()["status"] == "ok"
 
 
 def test_workers_mode_on_sqlite_refuses_to_start(tmp_path: Path) -> None:

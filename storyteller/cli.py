@@ -222,6 +222,14 @@ def worker(
     health_host: Annotated[
         str, typer.Option(help="Address the health endpoint listens on.")
     ] = "127.0.0.1",
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="PRIORITY",
+            help="Take only videos of this priority: high, normal or low (repeat, or"
+            " comma-separate, for several; default: all). E.g. keep a worker for high.",
+        ),
+    ] = None,
     job: Annotated[
         str | None, typer.Option(hidden=True, help="Job function as module:function (tests).")
     ] = None,
@@ -235,6 +243,7 @@ def worker(
     from sqlalchemy.exc import OperationalError
 
     from storyteller.db.migrate import MigrationError
+    from storyteller.jobs.queue import parse_queues
     from storyteller.jobs.work import DEFAULT_JOB
     from storyteller.jobs.worker import Worker, WorkerRefused
 
@@ -242,7 +251,14 @@ def worker(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        process = Worker(_settings(), concurrency=concurrency, job=job or DEFAULT_JOB)
+        queues = parse_queues(queue or [])
+    except ValueError as exc:
+        typer.echo(f"storyteller: --queue: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        process = Worker(
+            _settings(), concurrency=concurrency, job=job or DEFAULT_JOB, queues=queues
+        )
     except WorkerRefused as exc:
         typer.echo(f"storyteller: {exc.reason}", err=True)
         raise typer.Exit(2) from exc

@@ -231,8 +231,12 @@ class JobQueue:
         *,
         retry_base_s: float = RETRY_BASE_S,
         retry_max_s: float = RETRY_MAX_S,
+        priorities: Iterable[Priority] | None = None,
     ) -> None:
         self.engine = engine
+        # The priorities this queue's claims take (a worker started with `--queue`);
+        # every other operation sees all videos.
+        self.priorities = frozenset(priorities or Priority)
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
         self._sessions = make_session_factory(write_engine(engine))
@@ -268,7 +272,11 @@ class JobQueue:
             for claim, _ in finished:
                 ending[claim.batch_id] = ending.get(claim.batch_id, 0) + 1
             claims = self._claim_in(session, worker_id, limit, ending=ending)
-            kept = self._complete_in(session, finished)
+            # A batch that one of these claims belongs to cannot have ended: whoever
+            # ends that video (completes, fails, cancels or recovers it) settles the
+            # batch once this commits. Not settling it here spares two statements and
+            # the batch-row lock that every worker on a big batch would queue for.
+            kept = self._complete_in(session, finished, unended={c.batch_id for c in claims})
         return kept, claims
 
     def _claim_in(
@@ -305,7 +313,7 @@ class JobQueue:
         ).tuples():
             if status == VideoStatus.PROCESSING:
                 running[batch_id] = running.get(batch_id, 0) + count
-            else:
+            elif Priority(priority) in self.priorities:
                 waiting.setdefault(Priority(priority), {})[batch_id] = oldest
         if not waiting:
             return []
@@ -416,7 +424,14 @@ class JobQueue:
                 _drop_batch_item(session, item_id)
             return self._complete_in(session, finished)
 
-    def _complete_in(self, session: Session, finished: Iterable[tuple[Claim, Outcome]]) -> set[str]:
+    def _complete_in(
+        self,
+        session: Session,
+        finished: Iterable[tuple[Claim, Outcome]],
+        *,
+        unended: Iterable[str] = (),
+    ) -> set[str]:
+        """Complete each; settle the batches of those kept, but the `unended` ones."""
         # Rows locked in one order everywhere (by id): no deadlock between workers.
         finished = sorted(finished, key=lambda item: item[0].video_id)
         kept = {
@@ -427,7 +442,8 @@ class JobQueue:
         # Once per batch, after its videos: the batch row is locked last.
         if kept:
             connection = session.connection()
-            for batch_id in sorted({c.batch_id for c, _ in finished if c.video_id in kept}):
+            ended = {c.batch_id for c, _ in finished if c.video_id in kept} - set(unended)
+            for batch_id in sorted(ended):
                 crud.settle_batch(connection, batch_id=batch_id)
         return kept
 
@@ -957,6 +973,19 @@ def parse_priority(value: str | None) -> Priority:
         raise ValueError(
             f"unknown priority {value!r}; choose one of: {', '.join(p.value for p in Priority)}"
         ) from None
+
+
+def parse_queues(values: Iterable[str]) -> list[Priority]:
+    """The priorities a worker's `--queue` options name (each may list several, comma-
+    separated): ValueError saying which is unknown. Empty: every priority."""
+    found: list[Priority] = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip():
+                priority = parse_priority(part)
+                if priority not in found:
+                    found.append(priority)
+    return found
 
 
 def _holds_claim() -> ColumnElement[bool]:

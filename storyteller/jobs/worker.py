@@ -26,7 +26,7 @@ from typing import Any
 
 from storyteller.config import Settings
 from storyteller.db.migrate import migrate
-from storyteller.db.models import ErrorCause, VideoStatus
+from storyteller.db.models import ErrorCause, Priority, VideoStatus
 from storyteller.db.notify import QUEUE_CHANNEL, Listener, Notifier
 from storyteller.db.session import default_database_url, make_engine
 from storyteller.jobs.engine import EmbeddedEngine
@@ -74,9 +74,23 @@ class _LoggedQueue(JobQueue):
         return kept, claims
 
     def fail(
-        self, claim: Claim, *, reason: str, code: str, cause: ErrorCause, retryable: bool
+        self,
+        claim: Claim,
+        *,
+        reason: str,
+        code: str,
+        cause: ErrorCause,
+        retryable: bool,
+        batch_item_id: int | None = None,
     ) -> VideoStatus | None:
-        status = super().fail(claim, reason=reason, code=code, cause=cause, retryable=retryable)
+        status = super().fail(
+            claim,
+            reason=reason,
+            code=code,
+            cause=cause,
+            retryable=retryable,
+            batch_item_id=batch_item_id,
+        )
         ended = {
             None: "was no longer this worker's",
             VideoStatus.PENDING: "back in the queue for another try",
@@ -109,7 +123,12 @@ class Worker:
     """One `storyteller worker` process: `run()` until `stop()` (or a signal)."""
 
     def __init__(
-        self, settings: Settings, *, concurrency: int | None = None, job: str = DEFAULT_JOB
+        self,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        job: str = DEFAULT_JOB,
+        queues: Iterable[Priority] = (),
     ) -> None:
         if not settings.uses_postgres:
             raise WorkerRefused(
@@ -120,6 +139,7 @@ class Worker:
         self.settings = settings
         self.concurrency = concurrency
         self.job = job
+        self.queues = list(queues) or list(Priority)  # the priorities it takes
         self.started = time.monotonic()
         self.engine: EmbeddedEngine | None = None
         self._stop = threading.Event()
@@ -140,6 +160,7 @@ class Worker:
             "status": status,
             "worker_id": engine.worker_id if engine else None,
             "concurrency": engine.concurrency if engine else self.concurrency,
+            "queues": [priority.value for priority in self.queues],
             "running": engine.running_videos() if engine else [],
             "uptime_s": round(time.monotonic() - self.started, 1),
         }
@@ -174,7 +195,7 @@ class Worker:
             db,
             job=self.job,
             concurrency=self.concurrency,
-            queue=_LoggedQueue(db),
+            queue=_LoggedQueue(db, priorities=self.queues),
             on_change=notifier.changed,
         )
         listener = Listener(
@@ -185,7 +206,12 @@ class Worker:
             engine.start()
             self.engine = engine
             listener.start()
-            log.info("worker %s ready: %d at a time", engine.worker_id, engine.concurrency)
+            log.info(
+                "worker %s ready: %d at a time, taking %s priority videos",
+                engine.worker_id,
+                engine.concurrency,
+                "/".join(priority.value for priority in self.queues),
+            )
             while not self._stop.wait(1.0):
                 if not engine.supervising():
                     log.error("the supervisor thread is gone; stopping so that I am restarted")

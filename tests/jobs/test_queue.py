@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
-from storyteller.db.models import BatchStatus, ErrorCause, Video, VideoStatus
+from storyteller.db.models import BatchStatus, ErrorCause, Priority, Video, VideoStatus
 from storyteller.db.types import utcnow
 from storyteller.jobs.queue import (
     STALLED_REASON,
@@ -20,6 +20,7 @@ from storyteller.jobs.queue import (
     Outcome,
     WrongState,
     parse_priority,
+    parse_queues,
     retry_delay,
 )
 from tests.jobs.conftest import MakeBatch, batch_status, fresh
@@ -43,6 +44,31 @@ def test_low_priority_waits_while_anything_else_waits(
     first_three = [c.original_name for c in queue.claim("w", limit=3)]
     assert "low.mp4" not in first_three
     assert [c.original_name for c in queue.claim("w")] == ["low.mp4"]
+
+
+def test_a_queue_of_some_priorities_claims_only_those(
+    queue: JobQueue, make_batch: MakeBatch
+) -> None:
+    make_batch(["n-1.mp4", "n-2.mp4"])
+    make_batch(["low-1.mp4"], priority="low")
+    make_batch(["high-1.mp4"], priority="high")
+    urgent = JobQueue(queue.engine, priorities=[Priority.HIGH])
+    assert [c.original_name for c in urgent.claim("urgent", limit=5)] == ["high-1.mp4"]
+    assert urgent.claim("urgent") == []  # normal and low wait for other workers
+    background = JobQueue(queue.engine, priorities=parse_queues(["low"]))
+    assert [c.original_name for c in background.claim("bg", limit=5)] == ["low-1.mp4"]
+    assert [c.original_name for c in queue.claim("any", limit=5)] == ["n-1.mp4", "n-2.mp4"]
+
+
+def test_worker_queues_are_priorities() -> None:
+    assert parse_queues([]) == []
+    assert parse_queues(["high,normal", " HIGH ", "low"]) == [
+        Priority.HIGH,
+        Priority.NORMAL,
+        Priority.LOW,
+    ]
+    with pytest.raises(ValueError, match="unknown priority 'urgent'; choose one of: high"):
+        parse_queues(["high,urgent"])
 
 
 def test_a_new_batch_shares_the_workers_with_a_backlog(
@@ -131,6 +157,53 @@ def test_complete_many_keeps_every_story_in_one_go_but_a_lost_claim(
     assert batch_status(session, first.id) == BatchStatus.COMPLETED
     assert batch_status(session, second.id) == BatchStatus.COMPLETED
     assert queue.complete_many([]) == set()
+
+
+def test_complete_and_claim_hands_in_and_takes_the_next_in_one_go(
+    queue: JobQueue, make_batch: MakeBatch, session: Session
+) -> None:
+    first = make_batch(["a-1.mp4", "a-2.mp4"])
+    [running] = queue.claim("w")
+    second = make_batch(["b-1.mp4"])
+
+    # The finishing video does not count as running: its older batch goes on first.
+    kept, [claim] = queue.complete_and_claim(
+        [(running, Outcome(story=a_story("a-1")))], "w", limit=1
+    )
+    assert kept == {running.video_id}
+    assert claim.original_name == "a-2.mp4"
+    assert batch_status(session, first.id) == BatchStatus.PROCESSING
+
+    kept, [claim_b] = queue.complete_and_claim(
+        [(claim, Outcome(story=a_story("a-2")))], "w", limit=1
+    )
+    assert kept == {claim.video_id}
+    assert claim_b.original_name == "b-1.mp4"
+    # Its last video ended while the claim went to another batch: settled at once.
+    assert batch_status(session, first.id) == BatchStatus.COMPLETED
+    assert batch_status(session, second.id) == BatchStatus.PROCESSING
+
+    kept, claims = queue.complete_and_claim(
+        [(claim_b, Outcome(story=a_story("b-1")))], "w", limit=1
+    )
+    assert (kept, claims) == ({claim_b.video_id}, [])
+    assert batch_status(session, second.id) == BatchStatus.COMPLETED
+
+
+def test_a_batch_whose_claimed_video_is_cancelled_still_ends(
+    queue: JobQueue, make_batch: MakeBatch, session: Session
+) -> None:
+    # The completion skipped settling the batch because it took the batch's next video
+    # in the same transaction; whoever ends that video settles it.
+    batch = make_batch(["a.mp4", "b.mp4"])
+    [claim_a] = queue.claim("w")
+    kept, [claim_b] = queue.complete_and_claim(
+        [(claim_a, Outcome(story=a_story("a")))], "w", limit=1
+    )
+    assert kept == {claim_a.video_id}
+    assert batch_status(session, batch.id) == BatchStatus.PROCESSING
+    queue.cancel_video(claim_b.video_id)
+    assert batch_status(session, batch.id) == BatchStatus.COMPLETED
 
 
 def test_a_claim_taken_over_cannot_complete(

@@ -180,6 +180,7 @@ def test_a_worker_answers_health(cluster: Cluster) -> None:
     assert body["status"] == "ok"
     assert body["worker_id"].split(":")[1] == str(cluster.workers[0].process.pid)  # type: ignore[union-attr]
     assert body["concurrency"] == 1
+    assert body["queues"] == ["high", "normal", "low"]  # no --queue: every priority
     assert body["running"] == []
     assert body["uptime_s"] > 0
     missing = httpx.get(cluster.workers[0].health_url.replace("/health", "/nope"), timeout=5)

@@ -313,10 +313,12 @@ class EmbeddedEngine:
         )
         finished = self._finished
         try:
-            if idle:
+            if idle and finished:
                 kept, claims = self.queue.complete_and_claim(
                     finished, self.worker_id, limit=len(idle)
                 )
+            elif idle:
+                kept, claims = set(), self.queue.claim(self.worker_id, limit=len(idle))
             elif finished:
                 kept, claims = self.queue.complete_many(finished), []
             else:

@@ -47,8 +47,11 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
+        # (pydantic prefixes what our validators say with "Value error, ")
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
         typer.echo(f"storyteller: bad setting: {problems}", err=True)
         raise typer.Exit(2) from exc

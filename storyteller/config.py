@@ -316,6 +316,18 @@ class Settings(BaseSettings):
         "machine; the least recently used go first.",
     )
 
+    @field_validator("job_engine", mode="before")
+    @classmethod
+    def _name_the_distributed_engine(cls, value: object) -> object:
+        # The plan named Procrastinate; the distributed engine became `workers` (the
+        # video rows stay the one queue): say so to whoever follows the plan.
+        if isinstance(value, str) and value.strip().lower() == "procrastinate":
+            raise ValueError(
+                "there is no `procrastinate` engine: the distributed one is `workers` "
+                "(storyteller worker processes sharing PostgreSQL; see docs/deploy.md)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check_job_engine(self) -> Settings:
         if self.job_engine == "workers" and not self.uses_postgres:

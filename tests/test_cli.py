@@ -97,6 +97,15 @@ def test_usage_errors_exit_2(tmp_path: Path, speech_clip: Clip, env: dict[str, s
     result = runner.invoke(app, ["tell", str(speech_clip.path)], env=bad_setting)
     assert result.exit_code == 2
     assert "story_years" in result.stderr
+    # The engine the plan named, and what to use instead.
+    planned = {**env, "STORYTELLER_JOB_ENGINE": "procrastinate"}
+    result = runner.invoke(app, ["serve"], env=planned)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "storyteller: bad setting: job_engine: there is no `procrastinate` engine: the"
+        " distributed one is `workers` (storyteller worker processes sharing PostgreSQL;"
+        " see docs/deploy.md)"
+    )
 
 
 def test_evidence_prints_json(indoor_clip: Clip, env: dict[str, str]) -> None:

@@ -13,8 +13,9 @@ share between the batches of that priority (the batch with the fewest videos run
 goes first, ties to the older batch), then upload order inside the batch. A new batch
 therefore starts at once beside a large backlog instead of behind it.
 
-The interface is small on purpose: the distributed engine (Procrastinate) is a second
-implementation of the same operations.
+The same queue serves one machine (the embedded engine, on SQLite or PostgreSQL) and
+many (`storyteller worker` processes on PostgreSQL, where `FOR UPDATE SKIP LOCKED` keeps
+two workers off one video): there is no second job store to keep in step with it.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ class Telling:
     # stage that broke or a teller that could not answer.
     retryable: bool = False
     seconds: float = 0.0
+    # Tokens a remote teller spent before it failed (a story carries its own usage).
+    tokens_in: int = 0
+    tokens_out: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The `--json` line of `storyteller tell`."""
@@ -101,6 +104,9 @@ def tell_video(
     except (StageFailed, TellerError) as exc:
         result.error, result.error_code = exc.reason, exc.code
         result.retryable = exc.code != "unknown_teller"
+        usage = getattr(exc, "usage", None)  # a remote teller's, see tellers/remote.py
+        if usage is not None:
+            result.tokens_in, result.tokens_out = usage.tokens_in, usage.tokens_out
     except (OSError, ValueError) as exc:
         result.error, result.error_code = f"{result.file}: {exc}", "unreadable"
         result.retryable = True

@@ -312,3 +312,21 @@ class GeminiBatchItem(Base):
 
     def __repr__(self) -> str:
         return f"<GeminiBatchItem {self.id} {self.video_id} {self.state}>"
+
+
+class AttemptCost(Base):
+    """What an attempt that wrote no story spent at a provider (a story's own cost is on
+    the story): the tokens of answers that broke the contract, or of a video that failed
+    after the model had answered. Budgets count both."""
+
+    __tablename__ = "attempt_cost"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    teller: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(MODEL_NAME))
+    tokens_in: Mapped[int] = mapped_column(Integer)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float, doc="None: the model's price is unknown.")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

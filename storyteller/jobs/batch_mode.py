@@ -28,7 +28,7 @@ from collections.abc import Callable
 from storyteller.config import Settings
 from storyteller.db.models import BatchItemState, ErrorCause
 from storyteller.db.types import utcnow
-from storyteller.jobs.queue import BatchItem, Claim, JobQueue, Outcome
+from storyteller.jobs.queue import BatchItem, Claim, JobQueue, Outcome, Spent
 from storyteller.jobs.work import Job, JobProgress, JobResult
 from storyteller.pipeline.evidence import dateline_season
 from storyteller.story.rules import StoryRules
@@ -337,6 +337,8 @@ class BatchCoordinator:
                 return
             reason = f"{reason} (tried {item.claim.attempt} times)"
         self._delete_file(item)
+        tokens_in = item.tokens_in + usage.tokens_in
+        tokens_out = item.tokens_out + usage.tokens_out
         status = self.queue.fail(
             item.claim,
             reason=reason,
@@ -344,6 +346,15 @@ class BatchCoordinator:
             cause=ErrorCause.SERVICE,
             retryable=False,
             batch_item_id=item.id,
+            spent=Spent(
+                teller=TELLER,
+                model=item.model,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=cost_usd(
+                    self.settings, TELLER, item.model, tokens_in, tokens_out, batch=True
+                ),
+            ),
         )
         if status is not None:
             self.on_change([item.claim.video_id])

@@ -37,7 +37,7 @@ from storyteller.db.models import ErrorCause
 from storyteller.db.types import utcnow
 from storyteller.jobs.batch_mode import BatchCoordinator
 from storyteller.jobs.budget import Budget
-from storyteller.jobs.queue import Claim, JobQueue, Outcome, new_worker_id
+from storyteller.jobs.queue import Claim, JobQueue, Outcome, Spent, new_worker_id
 from storyteller.jobs.work import DEFAULT_JOB, Job, JobResult, resolve_job
 from storyteller.storage.objects import check_key, video_store
 
@@ -441,12 +441,22 @@ class EmbeddedEngine:
             self._record_failure(claim, result)
 
     def _record_failure(self, claim: Claim, result: JobResult) -> None:
+        spent = None
+        if result.spent_tokens:
+            spent = Spent(
+                teller=claim.teller,
+                model=result.model,
+                tokens_in=result.tokens_in or 0,
+                tokens_out=result.tokens_out or 0,
+                cost_usd=result.cost_usd,
+            )
         status = self.queue.fail(
             claim,
             reason=result.error or "no story was written",
             code=result.error_code or "failed",
             cause=result.cause,
             retryable=result.retryable,
+            spent=spent,
         )
         log.info("video %s: %s (%s)", claim.video_id, result.error, status)
         if status is not None:

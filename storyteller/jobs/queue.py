@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from storyteller.db import crud
 from storyteller.db.models import (
     ENDED,
+    AttemptCost,
     BatchItemState,
     ErrorCause,
     EvidenceRecord,
@@ -143,6 +144,17 @@ class Outcome:
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What an attempt that wrote no story spent at a provider (see `JobQueue.fail`)."""
+
+    teller: str
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float | None
 
 
 @dataclass(frozen=True)
@@ -499,11 +511,13 @@ class JobQueue:
         cause: ErrorCause,
         retryable: bool,
         batch_item_id: int | None = None,
+        spent: Spent | None = None,
     ) -> VideoStatus | None:
         """End this attempt with `reason`. A retryable failure with attempts left goes
         back to the queue after a backoff; otherwise the video fails. Returns the
         video's new status, or None when the claim was no longer this worker's.
-        `batch_item_id`: as in `complete`."""
+        `batch_item_id`: as in `complete`; `spent`: what the attempt cost, kept for the
+        budgets."""
         with self._sessions.begin() as session:
             if batch_item_id is not None:
                 _drop_batch_item(session, batch_item_id)
@@ -512,6 +526,18 @@ class JobQueue:
             ).one_or_none()
             if video is None:
                 return None
+            if spent is not None and (spent.tokens_in or spent.tokens_out):
+                session.add(
+                    AttemptCost(
+                        video_id=video.id,
+                        attempt=claim.attempt,
+                        teller=spent.teller,
+                        model=spent.model,
+                        tokens_in=spent.tokens_in,
+                        tokens_out=spent.tokens_out,
+                        cost_usd=spent.cost_usd,
+                    )
+                )
             _record_error(video, reason, code, cause)
             if retryable and video.attempts < video.max_attempts:
                 self._requeue(
@@ -1036,10 +1062,25 @@ def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: s
         Video.cost_reserved_usd.is_not(None),
     )
     cost = func.coalesce(func.sum(StoryRow.cost_usd), 0.0)
+    wasted = func.coalesce(func.sum(AttemptCost.cost_usd), 0.0)  # attempts with no story
     reserved = func.coalesce(func.sum(Video.cost_reserved_usd), 0.0)
-    today = session.scalar(select(cost).where(StoryRow.created_at >= since))
-    batch = session.scalar(
-        select(cost).join(Video, Video.id == StoryRow.video_id).where(Video.batch_id == batch_id)
+    today = (session.scalar(select(cost).where(StoryRow.created_at >= since)) or 0.0) + (
+        session.scalar(select(wasted).where(AttemptCost.created_at >= since)) or 0.0
+    )
+    batch = (
+        session.scalar(
+            select(cost)
+            .join(Video, Video.id == StoryRow.video_id)
+            .where(Video.batch_id == batch_id)
+        )
+        or 0.0
+    ) + (
+        session.scalar(
+            select(wasted)
+            .join(Video, Video.id == AttemptCost.video_id)
+            .where(Video.batch_id == batch_id)
+        )
+        or 0.0
     )
     all_running = session.scalar(select(reserved).where(*running))
     batch_running = session.scalar(select(reserved).where(*running, Video.batch_id == batch_id))

@@ -62,9 +62,32 @@ class JobResult:
 
     @classmethod
     def failure(
-        cls, reason: str, code: str, *, cause: ErrorCause = ErrorCause.SERVICE, retryable: bool
+        cls,
+        reason: str,
+        code: str,
+        *,
+        cause: ErrorCause = ErrorCause.SERVICE,
+        retryable: bool,
+        model: str | None = None,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        cost_usd: float | None = None,
     ) -> JobResult:
-        return cls(error=reason, error_code=code, cause=cause, retryable=retryable)
+        """No story; the tokens and cost, when a model answered before it went wrong."""
+        return cls(
+            error=reason,
+            error_code=code,
+            cause=cause,
+            retryable=retryable,
+            model=model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost_usd,
+        )
+
+    @property
+    def spent_tokens(self) -> bool:
+        return bool(self.tokens_in or self.tokens_out)
 
 
 JobFunction = Callable[[Job, Settings, JobProgress], JobResult]
@@ -125,7 +148,7 @@ def _tell_file(job: Job, settings: Settings, progress: JobProgress) -> JobResult
     from storyteller.pipeline.cache import analysis_fingerprint
     from storyteller.pipeline.run import OverallProgress
     from storyteller.tellers.pricing import cost_usd
-    from storyteller.tellers.registry import with_model
+    from storyteller.tellers.registry import configured_model, with_model
     from storyteller.tellers.remote import model_of, usage_of
     from storyteller.telling import tell_video
 
@@ -169,9 +192,17 @@ def _tell_file(job: Job, settings: Settings, progress: JobProgress) -> JobResult
     # What is not worth retrying is the file's fault, but for a teller that does not exist.
     code = telling.error_code or "failed"
     video_fault = not telling.retryable and code != "unknown_teller"
+    model = configured_model(job.teller, settings)
+    spent = telling.tokens_in or telling.tokens_out
     return JobResult.failure(
         telling.error or f"{job.name}: no story was written",
         code,
         cause=ErrorCause.VIDEO if video_fault else ErrorCause.SERVICE,
         retryable=telling.retryable,
+        model=model,
+        tokens_in=telling.tokens_in if spent else None,
+        tokens_out=telling.tokens_out if spent else None,
+        cost_usd=cost_usd(settings, job.teller, model, telling.tokens_in, telling.tokens_out)
+        if spent and model
+        else None,
     )

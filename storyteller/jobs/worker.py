@@ -30,7 +30,7 @@ from storyteller.db.models import ErrorCause, Priority, VideoStatus
 from storyteller.db.notify import QUEUE_CHANNEL, Listener, Notifier
 from storyteller.db.session import default_database_url, make_engine
 from storyteller.jobs.engine import EmbeddedEngine
-from storyteller.jobs.queue import Claim, JobQueue, Outcome
+from storyteller.jobs.queue import Claim, JobQueue, Outcome, Spent
 from storyteller.jobs.work import DEFAULT_JOB
 from storyteller.storage.objects import StorageError, video_store
 
@@ -82,6 +82,7 @@ class _LoggedQueue(JobQueue):
         cause: ErrorCause,
         retryable: bool,
         batch_item_id: int | None = None,
+        spent: Spent | None = None,
     ) -> VideoStatus | None:
         status = super().fail(
             claim,
@@ -90,6 +91,7 @@ class _LoggedQueue(JobQueue):
             cause=cause,
             retryable=retryable,
             batch_item_id=batch_item_id,
+            spent=spent,
         )
         ended = {
             None: "was no longer this worker's",

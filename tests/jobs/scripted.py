@@ -1,7 +1,8 @@
 """Job functions for engine tests, run inside real worker processes. What a job does is
 written in its video's name: `ok.mp4` answers at once, `sleep-5.mp4` works for 5 s,
 `crash.mp4` kills its worker, `raise.mp4` raises, `reject.mp4` fails as a bad video,
-`spend-0.25.mp4` answers with a story that cost $0.25.
+`spend-0.25.mp4` answers with a story that cost $0.25, `waste-0.25.mp4` fails after
+spending $0.25 (a model whose answers broke the contract).
 Every run is appended to `runs.log` in the data folder, so tests can count them."""
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def scripted(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
     elif action == "reject":
         return JobResult.failure(
             f"{job.name} is not a video", "not_a_video", cause=ErrorCause.VIDEO, retryable=False
+        )
+    elif action == "waste":
+        return JobResult.failure(
+            "the story breaks the contract: the title is 60 characters",
+            "story_invalid",
+            retryable=False,
+            model="gemini-test",
+            tokens_in=1000,
+            tokens_out=200,
+            cost_usd=float(argument),
         )
     elif action == "spend":
         return JobResult(

@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from storyteller.api.views import video_view
 from storyteller.config import Settings
 from storyteller.db import crud
-from storyteller.db.models import Video, VideoStatus
+from storyteller.db.models import AttemptCost, Video, VideoStatus
 from storyteller.db.types import utcnow
 from storyteller.jobs.budget import Budget, next_day
 from storyteller.jobs.engine import EmbeddedEngine
@@ -139,6 +139,27 @@ def test_the_batch_budget_holds_each_batch_to_its_own(
         assert len(held) == 2
         assert all("this batch past its budget" in (v.wait_reason or "") for v in held)
     wait_until(settled(session, local.id, completed=2))
+
+
+def test_what_a_failed_attempt_spent_counts_against_the_budgets(
+    run_engine: Callable[..., EmbeddedEngine],
+    make_batch: MakeBatch,
+    session: Session,
+    settings: Settings,
+    queue: JobQueue,
+) -> None:
+    cost = expected_cost(settings)
+    batch = make_batch([f"waste-{cost}.mp4"], teller="gemini")
+    run_engine(batch_budget_usd=1.5 * cost)
+    wait_until(lambda: videos(session, batch.id)[0].status == VideoStatus.FAILED)
+    [wasted] = session.scalars(select(AttemptCost)).all()
+    assert (wasted.video_id, wasted.attempt) == (batch.videos[0].id, 1)
+    assert (wasted.teller, wasted.model) == ("gemini", "gemini-test")
+    assert (wasted.tokens_in, wasted.tokens_out, wasted.cost_usd) == (1000, 200, cost)
+    # The budgets count it: today's spending and the batch's.
+    today = next_day(utcnow()) - dt.timedelta(days=1)
+    spending = queue.spending(since=today, batch_id=batch.id, besides="")
+    assert (spending.today, spending.batch) == (pytest.approx(cost), pytest.approx(cost))
 
 
 def test_the_estimate_follows_the_video_and_an_unknown_price_waits(

@@ -285,8 +285,7 @@ class BatchCoordinator:
                 ),
             )
             return
-        tokens_in = item.tokens_in + reply.usage.tokens_in
-        tokens_out = item.tokens_out + reply.usage.tokens_out
+        spent = self._spent(item, reply.usage)
         self._delete_file(item)
         kept = self.queue.complete(
             item.claim,
@@ -296,11 +295,9 @@ class BatchCoordinator:
                 evidence_fingerprint=fingerprint,
                 teller=TELLER,
                 model=item.model,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                cost_usd=cost_usd(
-                    self.settings, TELLER, item.model, tokens_in, tokens_out, batch=True
-                ),
+                tokens_in=spent.tokens_in,
+                tokens_out=spent.tokens_out,
+                cost_usd=spent.cost_usd,
             ),
             batch_item_id=item.id,
         )
@@ -337,8 +334,6 @@ class BatchCoordinator:
                 return
             reason = f"{reason} (tried {item.claim.attempt} times)"
         self._delete_file(item)
-        tokens_in = item.tokens_in + usage.tokens_in
-        tokens_out = item.tokens_out + usage.tokens_out
         status = self.queue.fail(
             item.claim,
             reason=reason,
@@ -346,18 +341,17 @@ class BatchCoordinator:
             cause=ErrorCause.SERVICE,
             retryable=False,
             batch_item_id=item.id,
-            spent=Spent(
-                teller=TELLER,
-                model=item.model,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                cost_usd=cost_usd(
-                    self.settings, TELLER, item.model, tokens_in, tokens_out, batch=True
-                ),
-            ),
+            spent=self._spent(item, usage),
         )
         if status is not None:
             self.on_change([item.claim.video_id])
+
+    def _spent(self, item: BatchItem, usage: Usage) -> Spent:
+        """Every token the item's tries took, this answer's included, at the batch price."""
+        tokens_in = item.tokens_in + usage.tokens_in
+        tokens_out = item.tokens_out + usage.tokens_out
+        dollars = cost_usd(self.settings, TELLER, item.model, tokens_in, tokens_out, batch=True)
+        return Spent(TELLER, item.model, tokens_in, tokens_out, dollars)
 
     def _end(self, item: BatchItem) -> None:
         """Forget an item whose video went on without it (cancelled)."""

@@ -111,7 +111,11 @@ def get_video_record(videoId: str, found: Annotated[Services, Depends(services)]
         video = crud.get_video(session, videoId)
         if video is None:
             raise ApiError(404, "no video with that id")
-        return video_record(video, crud.story_versions(session, video_id=video.id))
+        return video_record(
+            video,
+            crud.story_versions(session, video_id=video.id),
+            crud.attempt_costs(session, video_id=video.id),
+        )
 
 
 @router.get(

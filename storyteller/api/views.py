@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from storyteller.db.models import BatchStatus, Priority, Story, Video, VideoStatus
+from storyteller.db.models import AttemptCost, BatchStatus, Priority, Story, Video, VideoStatus
 from storyteller.telling import evidence_summary
 
 SeedStatus = Literal["pending", "processing", "completed", "failed"]
@@ -164,6 +164,18 @@ class StoryVersionView(BaseModel):
     costUsd: float | None
 
 
+class FailedAttemptView(BaseModel):
+    """What an attempt that wrote no story spent at a provider (counted by the budgets)."""
+
+    attempt: int
+    teller: str
+    model: str | None
+    tokensIn: int
+    tokensOut: int
+    costUsd: float | None
+    createdAt: str
+
+
 class VideoRecord(VideoView):
     """Everything about one video: its evidence and every story version."""
 
@@ -179,6 +191,9 @@ class VideoRecord(VideoView):
         description="The same in short: transcript text, on-screen text, scenes, faces, season."
     )
     stories: list[StoryVersionView]
+    failedAttempts: list[FailedAttemptView] = Field(
+        description="Attempts that spent tokens but wrote no story, oldest first."
+    )
 
 
 def story_version_view(story: Story) -> StoryVersionView:
@@ -201,7 +216,7 @@ def story_version_view(story: Story) -> StoryVersionView:
     )
 
 
-def video_record(video: Video, stories: list[Story]) -> VideoRecord:
+def video_record(video: Video, stories: list[Story], failed: list[AttemptCost]) -> VideoRecord:
     current = stories[-1] if stories else None
     return VideoRecord(
         **story_video_view(video, current).model_dump(),
@@ -215,6 +230,18 @@ def video_record(video: Video, stories: list[Story]) -> VideoRecord:
         evidence=video.evidence.json if video.evidence else None,
         evidenceSummary=evidence_summary(video.evidence.to_evidence()) if video.evidence else None,
         stories=[story_version_view(story) for story in stories],
+        failedAttempts=[
+            FailedAttemptView(
+                attempt=spent.attempt,
+                teller=spent.teller,
+                model=spent.model,
+                tokensIn=spent.tokens_in,
+                tokensOut=spent.tokens_out,
+                costUsd=spent.cost_usd,
+                createdAt=timestamp(spent.created_at) or "",
+            )
+            for spent in failed
+        ],
     )
 
 

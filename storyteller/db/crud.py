@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storyteller.db.models import (
     ENDED,
+    AttemptCost,
     Batch,
     BatchStatus,
     ErrorCause,
@@ -402,6 +403,12 @@ def current_stories(session: Session, *, video_ids: Iterable[str]) -> dict[str, 
 def story_versions(session: Session, *, video_id: str) -> list[Story]:
     """Every story of the video, oldest first."""
     stmt = select(Story).where(Story.video_id == video_id).order_by(Story.version)
+    return list(session.scalars(stmt))
+
+
+def attempt_costs(session: Session, *, video_id: str) -> list[AttemptCost]:
+    """What the video's attempts that wrote no story spent, oldest first."""
+    stmt = select(AttemptCost).where(AttemptCost.video_id == video_id).order_by(AttemptCost.id)
     return list(session.scalars(stmt))
 
 

@@ -72,7 +72,9 @@ async def test_what_a_failed_attempt_spent_is_kept_for_the_budgets(
     job = await wait_for_job(client, answer.json()["jobId"])
     video = job["videos"][0]
     assert (video["status"], video["attempts"]) == ("completed", 2), video["error"]
-    [story] = (await client.get(f"/api/videos/{video['id']}")).json()["stories"]
+    record = (await client.get(f"/api/videos/{video['id']}")).json()
+    [story] = record["stories"]
+    [failed] = record["failedAttempts"]
 
     db = make_engine(database_url)
     try:
@@ -90,3 +92,14 @@ async def test_what_a_failed_attempt_spent_is_kept_for_the_budgets(
     assert wasted.cost_usd == pytest.approx(
         (wasted.tokens_in * 0.30 + wasted.tokens_out * 2.50) / 1_000_000
     )
+    # The video's record shows it.
+    assert failed == {
+        "attempt": 1,
+        "teller": "gemini",
+        "model": "gemini-2.5-flash",
+        "tokensIn": wasted.tokens_in,
+        "tokensOut": wasted.tokens_out,
+        "costUsd": wasted.cost_usd,
+        "createdAt": failed["createdAt"],
+    }
+    assert failed["createdAt"].endswith("Z")

@@ -441,15 +441,13 @@ class EmbeddedEngine:
             self._record_failure(claim, result)
 
     def _record_failure(self, claim: Claim, result: JobResult) -> None:
-        spent = None
-        if result.spent_tokens:
-            spent = Spent(
-                teller=claim.teller,
-                model=result.model,
-                tokens_in=result.tokens_in or 0,
-                tokens_out=result.tokens_out or 0,
-                cost_usd=result.cost_usd,
-            )
+        spent = Spent(
+            teller=claim.teller,
+            model=result.model,
+            tokens_in=result.tokens_in or 0,
+            tokens_out=result.tokens_out or 0,
+            cost_usd=result.cost_usd,
+        )
         status = self.queue.fail(
             claim,
             reason=result.error or "no story was written",

@@ -28,11 +28,12 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Select,
     Table,
     and_,
     bindparam,
@@ -516,8 +517,9 @@ class JobQueue:
         """End this attempt with `reason`. A retryable failure with attempts left goes
         back to the queue after a backoff; otherwise the video fails. Returns the
         video's new status, or None when the claim was no longer this worker's.
-        `batch_item_id`: as in `complete`; `spent`: what the attempt cost, kept for the
-        budgets."""
+        `batch_item_id`: as in `complete`; `spent`: what the attempt cost at a provider,
+        kept for the budgets (with the failure, so only while the claim is this worker's;
+        nothing when it spent no tokens)."""
         with self._sessions.begin() as session:
             if batch_item_id is not None:
                 _drop_batch_item(session, batch_item_id)
@@ -1061,32 +1063,22 @@ def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: s
         Video.id != besides,
         Video.cost_reserved_usd.is_not(None),
     )
-    cost = func.coalesce(func.sum(StoryRow.cost_usd), 0.0)
-    wasted = func.coalesce(func.sum(AttemptCost.cost_usd), 0.0)  # attempts with no story
-    reserved = func.coalesce(func.sum(Video.cost_reserved_usd), 0.0)
-    today = (session.scalar(select(cost).where(StoryRow.created_at >= since)) or 0.0) + (
-        session.scalar(select(wasted).where(AttemptCost.created_at >= since)) or 0.0
-    )
-    batch = (
-        session.scalar(
-            select(cost)
-            .join(Video, Video.id == StoryRow.video_id)
-            .where(Video.batch_id == batch_id)
-        )
-        or 0.0
-    ) + (
-        session.scalar(
-            select(wasted)
-            .join(Video, Video.id == AttemptCost.video_id)
-            .where(Video.batch_id == batch_id)
-        )
-        or 0.0
-    )
-    all_running = session.scalar(select(reserved).where(*running))
-    batch_running = session.scalar(select(reserved).where(*running, Video.batch_id == batch_id))
+
+    def total(stmt: Select[Any]) -> float:
+        return float(session.scalar(stmt) or 0.0)
+
+    stories = select(func.sum(StoryRow.cost_usd))
+    wasted = select(func.sum(AttemptCost.cost_usd))  # attempts that wrote no story
+    reserved = select(func.sum(Video.cost_reserved_usd)).where(*running)
     return Spending(
-        today=float(today or 0.0),
-        running=float(all_running or 0.0),
-        batch=float(batch or 0.0),
-        batch_running=float(batch_running or 0.0),
+        today=total(stories.where(StoryRow.created_at >= since))
+        + total(wasted.where(AttemptCost.created_at >= since)),
+        running=total(reserved),
+        batch=total(
+            stories.join(Video, Video.id == StoryRow.video_id).where(Video.batch_id == batch_id)
+        )
+        + total(
+            wasted.join(Video, Video.id == AttemptCost.video_id).where(Video.batch_id == batch_id)
+        ),
+        batch_running=total(reserved.where(Video.batch_id == batch_id)),
     )

@@ -85,10 +85,6 @@ class JobResult:
             cost_usd=cost_usd,
         )
 
-    @property
-    def spent_tokens(self) -> bool:
-        return bool(self.tokens_in or self.tokens_out)
-
 
 JobFunction = Callable[[Job, Settings, JobProgress], JobResult]
 
@@ -193,16 +189,15 @@ def _tell_file(job: Job, settings: Settings, progress: JobProgress) -> JobResult
     code = telling.error_code or "failed"
     video_fault = not telling.retryable and code != "unknown_teller"
     model = configured_model(job.teller, settings)
-    spent = telling.tokens_in or telling.tokens_out
     return JobResult.failure(
         telling.error or f"{job.name}: no story was written",
         code,
         cause=ErrorCause.VIDEO if video_fault else ErrorCause.SERVICE,
         retryable=telling.retryable,
         model=model,
-        tokens_in=telling.tokens_in if spent else None,
-        tokens_out=telling.tokens_out if spent else None,
+        tokens_in=telling.tokens_in,
+        tokens_out=telling.tokens_out,
         cost_usd=cost_usd(settings, job.teller, model, telling.tokens_in, telling.tokens_out)
-        if spent and model
+        if model
         else None,
     )

@@ -156,13 +156,19 @@ def _find_dateline(lines: list[str]) -> tuple[int, re.Match[str]] | None:
 def _title(before: list[str]) -> str:
     """The title among the lines above the dateline: a labelled one, else the nearest line
     that is not the model's preamble ('Here is your story:')."""
-    titles = [clean_title(line) for line in before if line]
-    for line, title in zip([line for line in before if line], titles, strict=True):
+    lines = [line for line in before if line]
+    titles = [clean_title(line) for line in lines]
+    for line, title in zip(lines, titles, strict=True):
         if title and _TITLE_LABEL.match(strip_markdown(line)):
             return title
     # A bare 'Title:' label puts the title on the next line; a line ending in a colon
-    # introduces something, it is not a headline.
-    candidates = [title for title in titles if title and not title.endswith(":")]
+    # introduces something, it is not a headline. (A quoted one, '"Why:"', is a title
+    # written the way the contract writes it: the colon is inside its quotes.)
+    candidates = [
+        title
+        for line, title in zip(lines, titles, strict=True)
+        if title and not strip_markdown(line).endswith(":")
+    ]
     return candidates[-1] if candidates else ""
 
 

@@ -90,6 +90,12 @@ def test_a_preamble_is_not_a_title() -> None:
     assert parse(text).title == "Snow Closes the Harbour"
 
 
+def test_a_quoted_title_ending_in_a_colon_is_a_title() -> None:
+    # As the contract writes titles: found by the repair property test (title "0:").
+    assert parse(f'"Why:"\n\n{DATELINE}\n\n{BODY}').title == "Why:"
+    assert parse(f"**Here is your story:**\n\n{DATELINE}\n\n{BODY}").title == ""
+
+
 def test_a_setext_heading_is_a_title() -> None:
     assert parse(f"Snow Closes the Harbour\n=======\n{DATELINE}\n{BODY}").title == (
         "Snow Closes the Harbour"

@@ -19,6 +19,7 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from storyteller.errors import StorytellerError
 from storyteller.storage.objects import FolderStore, StorageError, VideoStore
 from storyteller.storage.uploads import (
     WRITE_BUFFER_BYTES,
@@ -37,12 +38,8 @@ MAX_FIELD_BYTES = 4096
 MAX_OTHER_PARTS = 16
 
 
-class BadForm(Exception):
+class BadForm(StorytellerError):
     """The body is not the form we expect; `reason` says what to send instead."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

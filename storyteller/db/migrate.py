@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from storyteller.db.session import SQLITE_BEGIN, make_engine, normalise_url
+from storyteller.errors import StorytellerError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -34,12 +35,8 @@ ADVISORY_LOCK_KEY = int.from_bytes(
 _in_process = threading.Lock()
 
 
-class MigrationError(Exception):
+class MigrationError(StorytellerError):
     """The database cannot be brought to this version's schema; `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def alembic_config(url: str | URL | None = None) -> Config:

@@ -62,6 +62,7 @@ from storyteller.db.models import (
 from storyteller.db.models import Story as StoryRow
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
+from storyteller.errors import StorytellerError
 from storyteller.pipeline.evidence import Evidence
 from storyteller.story.model import Story
 
@@ -78,12 +79,8 @@ STALLED_REASON = "the worker processing this video stopped answering"
 BATCH_STAGE = "batch"
 
 
-class JobError(Exception):
+class JobError(StorytellerError):
     """A queue operation that cannot be done; `reason` says why to a user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class NotFound(JobError):

@@ -29,6 +29,7 @@ from storyteller.db.migrate import migrate
 from storyteller.db.models import ErrorCause, Priority, VideoStatus
 from storyteller.db.notify import QUEUE_CHANNEL, Listener, Notifier
 from storyteller.db.session import default_database_url, make_engine
+from storyteller.errors import StorytellerError
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import Claim, JobQueue, Outcome, Spent
 from storyteller.jobs.work import DEFAULT_JOB
@@ -40,12 +41,8 @@ log = logging.getLogger(__name__)
 WORKER_APPLICATION = "storyteller-worker"
 
 
-class WorkerRefused(Exception):
+class WorkerRefused(StorytellerError):
     """The worker cannot run with these settings; `reason` says what to change."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class _LoggedQueue(JobQueue):

@@ -8,6 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from storyteller.config import Settings
+from storyteller.errors import StorytellerError
 from storyteller.pipeline.cache import EvidenceCache, content_hash
 from storyteller.pipeline.evidence import Evidence, Scene
 from storyteller.pipeline.faces import count_faces
@@ -29,14 +30,14 @@ STAGE_WEIGHTS = {
 }
 
 
-class StageFailed(Exception):
+class StageFailed(StorytellerError):
     """A stage broke on a file it should have handled: our fault, not the video's."""
 
+    code = "stage_error"
+
     def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"the {stage} stage failed: {error.__class__.__name__}: {error}")
         self.stage = stage
-        self.reason = f"the {stage} stage failed: {error.__class__.__name__}: {error}"
-        self.code = "stage_error"
-        super().__init__(self.reason)
 
 
 class OverallProgress:

@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from storyteller.config import Settings
+from storyteller.errors import StorytellerError
 from storyteller.pipeline.evidence import (
     Look,
     MediaInfo,
@@ -28,13 +29,10 @@ def no_progress(stage: str, fraction: float) -> None:
     """The progress callback of callers that do not show progress."""
 
 
-class VideoRejected(Exception):
+class VideoRejected(StorytellerError):
     """The file cannot be turned into a story; `reason` says why in words a user can act on."""
 
-    def __init__(self, reason: str, *, code: str = "not_a_video") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
+    code = "not_a_video"
 
 
 @dataclass

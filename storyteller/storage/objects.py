@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from storyteller.config import Settings
+from storyteller.errors import StorytellerError
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +51,9 @@ PARTIAL_DIR = ".partial"
 LOCK_FILE = ".lock"
 
 
-class StorageError(Exception):
+class StorageError(StorytellerError):
     """The storage could not do what was asked; `reason` says why in words a person can
     act on and `code` names the kind of failure for programs."""
-
-    code = "failed"
-
-    def __init__(self, reason: str, code: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        if code is not None:
-            self.code = code
 
 
 class VideoMissing(StorageError):

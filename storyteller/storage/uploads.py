@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 import anyio.to_thread
 
 from storyteller.config import Settings
+from storyteller.errors import StorytellerError
 
 MB = 1024 * 1024
 
@@ -50,15 +51,11 @@ def megabytes(n: int) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.3g}"
 
 
-class UploadRefused(Exception):
+class UploadRefused(StorytellerError):
     """An upload that is not kept; `reason` says why in words a user can act on and
     `code` names the kind of refusal for programs."""
 
     code = "refused"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class TooLarge(UploadRefused):

@@ -6,17 +6,14 @@ import calendar
 import re
 from datetime import date
 
+from storyteller.errors import StorytellerError
 from storyteller.story.model import MONTH_NAMES, Story
 from storyteller.story.rules import looks_like_disclaimer
 from storyteller.story.validator import MARKDOWN, markdown_in
 
 
-class StoryParseError(Exception):
+class StoryParseError(StorytellerError):
     """The text cannot be read as a story; `reason` says what is missing."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def strip_markdown(text: str) -> str:

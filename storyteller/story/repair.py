@@ -6,6 +6,7 @@ import re
 import unicodedata
 from datetime import date
 
+from storyteller.errors import StorytellerError
 from storyteller.story.model import MIN_PARAGRAPHS, TITLE_MAX_CHARS, Story
 from storyteller.story.parse import StoryParseError, clean_title, is_heading, parse, strip_markdown
 from storyteller.story.rules import StoryRules, looks_like_disclaimer, month_list
@@ -13,12 +14,8 @@ from storyteller.story.season import Season, months_for
 from storyteller.story.validator import DOUBLE_QUOTES, markdown_in, validate
 
 
-class RepairError(ValueError):
+class RepairError(StorytellerError, ValueError):
     """A draft that cannot be made to meet the contract; `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def repair(draft: Story | str, rules: StoryRules, season: Season = Season.NEUTRAL) -> Story:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from storyteller.errors import StorytellerError
 from storyteller.pipeline.evidence import Evidence, dateline_season
 from storyteller.story.model import Story
 from storyteller.story.repair import RepairError, repair
@@ -13,13 +14,10 @@ from storyteller.story.rules import StoryRules
 from storyteller.story.validator import Finding, validate
 
 
-class TellerError(Exception):
+class TellerError(StorytellerError):
     """A teller could not write a story; `reason` is shown to the user."""
 
-    def __init__(self, reason: str, *, code: str = "teller_failed") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
+    code = "teller_failed"
 
 
 class StoryRejected(TellerError):

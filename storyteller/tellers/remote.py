@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
+from storyteller.errors import StorytellerError
 from storyteller.pipeline.evidence import Evidence, SpeechNote, dateline_season
 from storyteller.story.model import MIN_PARAGRAPHS, TITLE_MAX_CHARS, Story
 from storyteller.story.repair import RepairError, repair
@@ -101,12 +102,8 @@ STORY_SCHEMA: dict[str, Any] = {
 }
 
 
-class AnswerError(ValueError):
+class AnswerError(StorytellerError, ValueError):
     """The model's answer is not the JSON asked for; `reason` is told to the model."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class _Answer(BaseModel):

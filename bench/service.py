@@ -49,8 +49,9 @@ from storyteller.db import crud  # noqa: E402
 from storyteller.db.migrate import migrate  # noqa: E402
 from storyteller.db.models import Batch, BatchStatus  # noqa: E402
 from storyteller.db.session import make_engine, make_session_factory  # noqa: E402
+from storyteller.jobs.attempt import Attempt  # noqa: E402
 from storyteller.jobs.engine import EmbeddedEngine  # noqa: E402
-from storyteller.jobs.work import DEFAULT_JOB, Job, resolve_job  # noqa: E402
+from storyteller.jobs.work import DEFAULT_JOB, resolve_job  # noqa: E402
 from storyteller.storage.uploads import UploadStore  # noqa: E402
 from storyteller.story.model import Story as StoryModel  # noqa: E402
 from tests.media import benchmark_scenes, benchmark_speech, build_clip  # noqa: E402
@@ -139,7 +140,8 @@ def bench_queue(workdir: Path) -> list[Row]:
     instant = resolve_job(INSTANT)
     started = time.perf_counter()
     for i in range(count):
-        instant(Job(str(i), tiny, f"{i}.mp4", "local", 0), service.settings, lambda *_: None)
+        attempt = Attempt(str(i), "batch", "bench", 1, "", f"{i}.mp4", "", "local", 0)
+        instant(attempt, service.settings, lambda *_: None)
     loop = time.perf_counter() - started
     return [
         (

@@ -27,6 +27,8 @@ from storyteller.db.notify import (
     video_ids,
 )
 from storyteller.db.session import default_database_url, make_engine, make_session_factory
+from storyteller.jobs.actions import UserActions
+from storyteller.jobs.batch_mode.coordinator import later_hook
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.jobs.work import DEFAULT_JOB
@@ -112,6 +114,7 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
         sessions=make_session_factory(db),
         store=store,
         queue=queue,
+        actions=UserActions(db),
         videos=videos,
         events=events,
     )
@@ -128,7 +131,14 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
             on_reconnect=lambda: events.publish("reset", None, {}),
         )
     elif start_engine:
-        found.engine = EmbeddedEngine(settings, db, job=job, queue=queue, on_change=events.changed)
+        found.engine = EmbeddedEngine(
+            settings,
+            db,
+            job=job,
+            queue=queue,
+            on_change=events.changed,
+            later=later_hook(settings, db, queue, on_change=events.changed),
+        )
     return found
 
 

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from storyteller.config import Settings
+from storyteller.pipeline.cache import analysis_fingerprint
 from storyteller.pipeline.evidence import Evidence
 from storyteller.pipeline.run import StageFailed, gather_evidence
 from storyteller.pipeline.stage import Progress, VideoRejected, no_progress
 from storyteller.story.model import Story
 from storyteller.story.rules import StoryRules
 from storyteller.tellers.base import TellerError, tell
-from storyteller.tellers.registry import get_teller
+from storyteller.tellers.pricing import cost_usd
+from storyteller.tellers.registry import configured_model, get_teller, with_model
+from storyteller.tellers.remote import model_of, usage_of
+
+# Failures that name a teller or model this service does not have: neither the video's
+# fault nor worth trying again.
+SETTINGS_FAULTS = frozenset({"unknown_teller", "no_models"})
 
 
 @dataclass
@@ -32,9 +41,14 @@ class Telling:
     # stage that broke or a teller that could not answer.
     retryable: bool = False
     seconds: float = 0.0
-    # Tokens a remote teller spent before it failed (a story carries its own usage).
+    # The model that wrote it, or was to (None for a teller without models), what it
+    # spent (before it failed, too) and what that cost (None: no price known).
+    model: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    cost_usd: float | None = None
+    # Which analysis settings the evidence was gathered with (see pipeline/cache.py).
+    evidence_fingerprint: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The `--json` line of `storyteller tell`."""
@@ -84,31 +98,53 @@ def tell_video(
     settings: Settings,
     *,
     teller_name: str | None = None,
+    model: str | None = None,
     seed: int = 0,
     name: str | None = None,
     progress: Progress = no_progress,
 ) -> Telling:
-    """Turn one video into a story. Never raises for a bad video or a teller's failure:
-    those come back as a failed `Telling` with the reason."""
+    """Turn one video into a story (by `model` of the teller, when given). Never raises
+    for a bad video or a teller's failure: those come back as a failed `Telling` with
+    the reason, and what a remote teller spent on the way."""
     started = time.perf_counter()
     teller_name = teller_name or settings.default_teller
     result = Telling(file=name or path.name, status="failed", teller=teller_name)
-    try:
+    with reasons_kept(result):
+        if model:
+            settings = with_model(settings, teller_name, model)
+        result.model = configured_model(teller_name, settings)
         teller = get_teller(teller_name, settings)
         result.evidence = gather_evidence(path, settings, name=name, progress=progress)
+        result.evidence_fingerprint = analysis_fingerprint(settings)
         rules = StoryRules.from_settings(settings)
         result.story = tell(teller, result.evidence, path, rules=rules, seed=seed)
         result.status = "completed"
+        result.model = model_of(result.story) or result.model
+        usage = usage_of(result.story)
+        if usage is not None:
+            result.tokens_in, result.tokens_out = usage.tokens_in, usage.tokens_out
+    if result.model and (result.tokens_in or result.tokens_out):
+        result.cost_usd = cost_usd(
+            settings, teller_name, result.model, result.tokens_in, result.tokens_out
+        )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def reasons_kept(result: Telling) -> Iterator[None]:
+    """What can go wrong in telling a video, kept in `result` as its reason (and whether
+    trying again may help) instead of raised: the one place these errors are read."""
+    try:
+        yield
     except VideoRejected as exc:
         result.error, result.error_code = exc.reason, exc.code
     except (StageFailed, TellerError) as exc:
         result.error, result.error_code = exc.reason, exc.code
-        result.retryable = exc.code != "unknown_teller"
+        result.retryable = exc.code not in SETTINGS_FAULTS
         usage = getattr(exc, "usage", None)  # a remote teller's, see tellers/remote.py
         if usage is not None:
             result.tokens_in, result.tokens_out = usage.tokens_in, usage.tokens_out
     except (OSError, ValueError) as exc:
         result.error, result.error_code = f"{result.file}: {exc}", "unreadable"
         result.retryable = True
-    result.seconds = time.perf_counter() - started
-    return result

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from storyteller.jobs.queue import JobError, NotFound, WrongState
+from storyteller.jobs.actions import JobError, NotFound, WrongState
 from storyteller.storage.objects import StorageError
 from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.uploads import NoRoom, TooLarge, UploadRefused

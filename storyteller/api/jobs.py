@@ -164,7 +164,7 @@ def retry_video(
     jobId: str, videoId: str, found: Annotated[Services, Depends(services)]
 ) -> VideoView:
     """A failed or cancelled video goes back to the queue with fresh attempts (409 otherwise)."""
-    found.queue.retry_video(videoId, batch_id=jobId)
+    found.actions.retry_video(videoId, batch_id=jobId)
     return _video_answer(found, videoId)
 
 
@@ -176,7 +176,7 @@ def cancel_video(
 ) -> VideoView:
     """A waiting video will not run; a running one is stopped within a second or two
     (409 when it has already ended)."""
-    found.queue.cancel_video(videoId, batch_id=jobId)
+    found.actions.cancel_video(videoId, batch_id=jobId)
     return _video_answer(found, videoId)
 
 
@@ -215,7 +215,7 @@ def regenerate(
                 video = session.get(Video, videoId)
             teller = video.teller if video is not None else found.settings.default_teller
         model_field(request.model, teller)
-    found.queue.regenerate(
+    found.actions.regenerate(
         videoId, batch_id=jobId, teller=request.teller, model=request.model, seed=request.seed
     )
     return _video_answer(found, videoId)
@@ -227,7 +227,7 @@ def regenerate(
     summary="Retry every failed video of a job",
 )
 def retry_job(jobId: str, found: Annotated[Services, Depends(services)]) -> ActionAnswer:
-    ids = found.queue.retry_failed(jobId)
+    ids = found.actions.retry_failed(jobId)
     found.changed(ids)
     return ActionAnswer(jobId=jobId, videoIds=ids, message=f"{_videos(len(ids))} queued again")
 
@@ -236,7 +236,7 @@ def retry_job(jobId: str, found: Annotated[Services, Depends(services)]) -> Acti
     "/api/job/{jobId}/cancel", response_model=ActionAnswer, summary="Cancel what has not ended"
 )
 def cancel_job(jobId: str, found: Annotated[Services, Depends(services)]) -> ActionAnswer:
-    ids = found.queue.cancel_batch(jobId)
+    ids = found.actions.cancel_batch(jobId)
     found.changed(ids)
     return ActionAnswer(jobId=jobId, videoIds=ids, message=f"{_videos(len(ids))} cancelled")
 
@@ -247,7 +247,7 @@ def cancel_job(jobId: str, found: Annotated[Services, Depends(services)]) -> Act
 def delete_job(jobId: str, found: Annotated[Services, Depends(services)]) -> ActionAnswer:
     """Stops what runs, deletes the job, its videos and stories, then the stored files no
     other job uses. Evidence stays: the same bytes uploaded again reuse it."""
-    found.queue.cancel_batch(jobId)
+    found.actions.cancel_batch(jobId)
     with found.write() as session:
         batch = crud.get_batch(session, jobId)
         if batch is None:

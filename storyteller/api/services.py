@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from storyteller.api.events import EventHub
 from storyteller.db.notify import Listener, Notifier
 from storyteller.db.session import make_session_factory, write_engine
+from storyteller.jobs.actions import UserActions
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.storage.objects import VideoStore
@@ -33,6 +34,7 @@ class Services:
     sessions: sessionmaker[Session]
     store: UploadStore  # where uploads are written (with `s3`, before they are published)
     queue: JobQueue
+    actions: UserActions
     videos: VideoStore  # where finished videos live, for every process (storage/objects.py)
     engine: EmbeddedEngine | None = None  # None when the app runs without background work
     events: EventHub | None = None  # live updates to browsers

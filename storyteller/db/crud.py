@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +32,9 @@ from storyteller.db.models import (
 from storyteller.db.types import utcnow
 from storyteller.pipeline.evidence import Evidence
 from storyteller.story import model as story_model
+
+if TYPE_CHECKING:  # the engine's record of what a provider counted
+    from storyteller.jobs.attempt import Usage
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -97,10 +100,10 @@ def create_batch(
         )
         for position, video in enumerate(videos)
     ]
+    if all(video.error for video in videos):  # nothing to run: ended as it is made
+        batch.status, batch.completed_at = BatchStatus.COMPLETED, now
     session.add(batch)
     session.flush()
-    if all(video.error for video in videos):
-        refresh_batch_status(session, batch_id=batch.id)
     return batch
 
 
@@ -134,27 +137,6 @@ def count_batches(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Batch)) or 0
 
 
-def refresh_batch_status(session: Session, *, batch_id: str) -> Batch:
-    """Set the batch `completed` once every video has ended, or back to `processing`
-    when one is queued again. Call it after changing a video's status, in the same
-    transaction: the batch row is locked first (on PostgreSQL), so two videos ending
-    at once cannot both miss that the other has ended."""
-    batch = session.scalars(select(Batch).where(Batch.id == batch_id).with_for_update()).one()
-    # Whether any video has not ended: an EXISTS on ix_video_batch_status stops at the
-    # first one instead of counting every video of the batch.
-    running = session.scalar(
-        select(exists().where(Video.batch_id == batch_id, Video.status.not_in(ENDED)))
-    )
-    if running == 0 and batch.status != BatchStatus.COMPLETED:
-        batch.status = BatchStatus.COMPLETED
-        batch.completed_at = utcnow()
-    elif running and batch.status != BatchStatus.PROCESSING:
-        batch.status = BatchStatus.PROCESSING
-        batch.completed_at = None
-    session.flush()
-    return batch
-
-
 _BATCH_TABLE = cast(Table, Batch.__table__)
 _STORY_TABLE = cast(Table, Story.__table__)
 
@@ -175,9 +157,11 @@ _SET_BATCH_STATUS = (
 
 
 def settle_batch(connection: Connection, *, batch_id: str) -> None:
-    """`refresh_batch_status` in plain statements on the session's connection, for the
-    job queue's hot path (it loads no ORM object; none of the batch may be loaded in the
-    session). Same order: the batch row is locked before looking at its videos."""
+    """Set the batch `completed` once every video has ended, or back to `processing`
+    when one is queued again. Call it after changing a video's status, in the same
+    transaction: the batch row is locked first (on PostgreSQL), so two videos ending
+    at once cannot both miss that the other has ended. Plain statements (the job
+    queue's hot path): a batch object loaded in the session is not updated by it."""
     status = connection.execute(_LOCK_BATCH, {"batch_id": batch_id}).scalar_one()
     running = connection.execute(_BATCH_UNFINISHED, {"batch_id": batch_id}).scalar()
     if not running and status != BatchStatus.COMPLETED:
@@ -287,52 +271,15 @@ def video_counts(session: Session, *, batch_id: str | None = None) -> dict[Video
 # --- stories ---------------------------------------------------------------
 
 
-def add_story_version(
-    session: Session,
-    *,
-    video_id: str,
-    story: story_model.Story,
-    teller: str,
-    seed: int,
-    model: str | None = None,
-    evidence_id: int | None = None,
-    tokens_in: int | None = None,
-    tokens_out: int | None = None,
-    cost_usd: float | None = None,
-) -> Story:
-    """Keep `story` as the video's newest version (1 for the first)."""
-    # Lock the video row (PostgreSQL) so two regenerations cannot take the same number.
-    session.scalars(select(Video.id).where(Video.id == video_id).with_for_update()).one()
-    latest = session.scalar(select(func.max(Story.version)).where(Story.video_id == video_id))
-    row = Story(
-        video_id=video_id,
-        version=(latest or 0) + 1,
-        teller=teller,
-        model=model,
-        seed=seed,
-        title=story.title,
-        place=story.place,
-        region=story.region,
-        date=story.date,
-        paragraphs=list(story.paragraphs),
-        disclaimer=story.disclaimer,
-        text=story.text,
-        created_at=utcnow(),
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        cost_usd=cost_usd,
-        evidence_id=evidence_id,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 # The next version number is found by the insert itself: one round trip.
-_INSERT_STORY = _STORY_TABLE.insert().values(
-    version=select(func.coalesce(func.max(_STORY_TABLE.c.version), 0) + 1)
-    .where(_STORY_TABLE.c.video_id == bindparam("p_video_id"))
-    .scalar_subquery()
+_INSERT_STORY = (
+    _STORY_TABLE.insert()
+    .values(
+        version=select(func.coalesce(func.max(_STORY_TABLE.c.version), 0) + 1)
+        .where(_STORY_TABLE.c.video_id == bindparam("p_video_id"))
+        .scalar_subquery()
+    )
+    .returning(_STORY_TABLE.c.version)
 )
 
 
@@ -343,22 +290,20 @@ def insert_story_version(
     story: story_model.Story,
     teller: str,
     seed: int,
-    model: str | None = None,
+    usage: Usage | None = None,
     evidence_id: int | None = None,
-    tokens_in: int | None = None,
-    tokens_out: int | None = None,
-    cost_usd: float | None = None,
-) -> None:
-    """`add_story_version` in plain statements, for a caller that already holds the
-    video's row lock in this transaction (the job queue, which has just updated the
-    row): that lock is what keeps two versions from taking the same number."""
-    connection.execute(
+) -> int:
+    """Keep `story` as the video's newest version (1 for the first; returned), with what writing
+    it cost (`usage`; None for a teller that spends nothing). The caller holds the
+    video's row lock in this transaction (the job queue has just updated the row): that
+    lock is what keeps two versions from taking the same number."""
+    return connection.execute(
         _INSERT_STORY,
         {
             "p_video_id": video_id,
             "video_id": video_id,
             "teller": teller,
-            "model": model,
+            "model": usage.model if usage else None,
             "seed": seed,
             "title": story.title,
             "place": story.place,
@@ -368,12 +313,12 @@ def insert_story_version(
             "disclaimer": story.disclaimer,
             "text": story.text,
             "created_at": utcnow(),
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "cost_usd": cost_usd,
+            "tokens_in": usage.tokens_in if usage else None,
+            "tokens_out": usage.tokens_out if usage else None,
+            "cost_usd": usage.cost_usd if usage else None,
             "evidence_id": evidence_id,
         },
-    )
+    ).scalar_one()
 
 
 def current_story(session: Session, *, video_id: str) -> Story | None:

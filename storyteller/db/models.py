@@ -143,6 +143,12 @@ class Video(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    interruptions: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        doc="Runs lost to a stopped service (not charged as attempts; capped on their own).",
+    )
     priority: Mapped[Priority] = mapped_column(RankedEnum(Priority), default=Priority.NORMAL)
     teller: Mapped[str] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(

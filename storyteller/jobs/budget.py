@@ -16,12 +16,22 @@ dollars of a budget, whichever machines their workers are on.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Select, func, select, text, update
+from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
-from storyteller.jobs.queue import Claim, JobQueue, Spending
+from storyteller.db.models import AttemptCost, Story, Video, VideoStatus
+from storyteller.db.session import make_session_factory, write_engine
+from storyteller.db.types import utcnow
+from storyteller.jobs.attempt import Attempt
+from storyteller.jobs.queue import held_by
 from storyteller.tellers.estimate import estimate_batch
 from storyteller.tellers.gemini_batch import in_batch_mode
 from storyteller.tellers.registry import has_models, with_model
@@ -32,6 +42,20 @@ log = logging.getLogger(__name__)
 # their estimates), and at the latest this long after, or when the day turns.
 RECHECK_WHILE_RUNNING_S = 60.0
 RECHECK_IDLE_S = 15 * 60.0
+# Key of the PostgreSQL advisory lock that budget checks take: 64 bits of a fixed name.
+BUDGET_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"storyteller.budget").digest()[:8], "big", signed=True
+)
+
+
+@dataclass(frozen=True)
+class Spending:
+    """Dollars spent and expected, as the budgets count them."""
+
+    today: float  # on stories written since the start of the day (UTC), and failed tries
+    running: float  # expected by the videos running now
+    batch: float  # on this batch's stories and failed tries, ever
+    batch_running: float  # expected by this batch's videos running now
 
 
 @dataclass(frozen=True)
@@ -69,32 +93,33 @@ def dollars(amount: float) -> str:
 
 
 class Budget:
-    """The budgets of `settings`, kept against the spending recorded by `queue`."""
+    """The budgets of `settings`, kept against the spending recorded in the database."""
 
-    def __init__(self, settings: Settings, queue: JobQueue) -> None:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
-        self.queue = queue
+        self._sessions = make_session_factory(write_engine(engine))
+        self._postgres = engine.dialect.name == "postgresql"
 
     @property
     def enabled(self) -> bool:
         return bool(self.settings.daily_budget_usd or self.settings.batch_budget_usd)
 
-    def admit(self, claim: Claim, path: Path | None, now: dt.datetime) -> Verdict:
-        """Whether `claim`'s video may run now, its length read from `path` (None: no copy
-        of the video on this machine, see `_length`). When it may, what it is expected to
-        spend is already reserved on its row: the check and the reservation are one
-        transaction under the queue's budget lock, so two workers (on any machines)
+    def admit(self, attempt: Attempt, path: Path | None, now: dt.datetime) -> Verdict:
+        """Whether `attempt`'s video may run now, its length read from `path` (None: no
+        copy of the video on this machine, see `_length`). When it may, what it is
+        expected to spend is already reserved on its row: the check and the reservation
+        are one transaction under the budget lock, so two workers (on any machines)
         cannot both take a budget's last dollars."""
-        if not self.enabled or not has_models(claim.teller):
+        if not self.enabled or not has_models(attempt.teller):
             return GO  # the local teller spends nothing
         settings = self.settings
-        if claim.model:
-            settings = with_model(settings, claim.teller, claim.model)
+        if attempt.model:
+            settings = with_model(settings, attempt.teller, attempt.model)
         estimate = estimate_batch(
             settings,
-            claim.teller,
-            [(claim.original_name, _length(path))],
-            batch=in_batch_mode(settings, claim.teller, claim.priority.value),
+            attempt.teller,
+            [(attempt.name, _length(path))],
+            batch=in_batch_mode(settings, attempt.teller, attempt.priority.value),
         )
         expected = estimate.dollars
         if expected is None:
@@ -109,8 +134,55 @@ class Budget:
             verdicts.append(self._verdict(spending, expected, now))
             return verdicts[-1].allowed
 
-        self.queue.reserve_within(claim, usd=expected, since=day_start(now), fits=fits)
+        self.reserve_within(attempt, usd=expected, since=day_start(now), fits=fits)
         return verdicts[-1]
+
+    def spending(self, *, since: dt.datetime, batch_id: str, besides: str) -> Spending:
+        """Dollars spent since `since` and on `batch_id`, and what the videos running now
+        (but `besides`) are expected to spend."""
+        with self._sessions() as session:
+            return _spending(session, since=since, batch_id=batch_id, besides=besides)
+
+    def reserve_within(
+        self,
+        attempt: Attempt,
+        *,
+        usd: float,
+        since: dt.datetime,
+        fits: Callable[[Spending], bool],
+    ) -> bool:
+        """Reserve `usd` on the claimed video if `fits` says the spending allows it, in
+        one transaction under the budget lock; False (nothing reserved) otherwise or when
+        the claim was lost."""
+        with self._sessions.begin() as session:
+            if self._postgres:
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": BUDGET_LOCK_KEY}
+                )
+            spending = _spending(
+                session, since=since, batch_id=attempt.batch_id, besides=attempt.video_id
+            )
+            if not fits(spending):
+                return False
+            result = session.execute(
+                update(Video).where(*held_by(attempt)).values(cost_reserved_usd=usd)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def release_holds(self) -> list[str]:
+        """Let every video held for budget be looked at again now (the budgets may have
+        changed since they were held)."""
+        with self._sessions.begin() as session:
+            held = list(
+                session.scalars(
+                    select(Video).where(
+                        Video.status == VideoStatus.PENDING, Video.wait_reason.is_not(None)
+                    )
+                )
+            )
+            for video in held:
+                video.run_after = utcnow()
+            return [video.id for video in held]
 
     def _verdict(self, spending: Spending, expected: float, now: dt.datetime) -> Verdict:
         daily, per_batch = self.settings.daily_budget_usd, self.settings.batch_budget_usd
@@ -159,3 +231,30 @@ def _length(path: Path | None) -> float:
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
         log.info("budget: cannot read the length of %s", path)
     return 0.0
+
+
+def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: str) -> Spending:
+    running = (
+        Video.status == VideoStatus.PROCESSING,
+        Video.id != besides,
+        Video.cost_reserved_usd.is_not(None),
+    )
+
+    def total(stmt: Select[Any]) -> float:
+        return float(session.scalar(stmt) or 0.0)
+
+    stories = select(func.sum(Story.cost_usd))
+    wasted = select(func.sum(AttemptCost.cost_usd))  # attempts that wrote no story
+    reserved = select(func.sum(Video.cost_reserved_usd)).where(*running)
+    return Spending(
+        today=total(stories.where(Story.created_at >= since))
+        + total(wasted.where(AttemptCost.created_at >= since)),
+        running=total(reserved),
+        batch=total(
+            stories.join(Video, Video.id == Story.video_id).where(Video.batch_id == batch_id)
+        )
+        + total(
+            wasted.join(Video, Video.id == AttemptCost.video_id).where(Video.batch_id == batch_id)
+        ),
+        batch_running=total(reserved.where(Video.batch_id == batch_id)),
+    )

@@ -10,8 +10,13 @@ once it has used its attempts).
 
 If the whole server dies, its videos stay `processing` under a worker id naming this
 host and the dead process; the next engine to start on this host sees that the process
-is gone and requeues them at once. Videos of workers on other hosts are requeued when
-their heartbeat is older than `heartbeat_timeout_s`.
+is gone and requeues them at once, uncharged (the video was not at fault). Videos of
+workers on other hosts are requeued when their heartbeat is older than
+`heartbeat_timeout_s`.
+
+A result may come later than its attempt (Gemini Batch Mode answers within hours): the
+engine's `later` hook takes such attempts, names the job function that prepares them,
+and holds their results; the engine knows nothing else of it.
 """
 
 from __future__ import annotations
@@ -28,17 +33,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
 from storyteller.config import Settings
-from storyteller.db.models import ErrorCause
+from storyteller.db.models import ErrorCause, VideoStatus
 from storyteller.db.types import utcnow
-from storyteller.jobs.batch_mode import BatchCoordinator
+from storyteller.jobs.attempt import Attempt, Result
 from storyteller.jobs.budget import Budget
-from storyteller.jobs.queue import Claim, JobQueue, Outcome, Spent, new_worker_id
-from storyteller.jobs.work import DEFAULT_JOB, Job, JobResult, resolve_job
+from storyteller.jobs.queue import JobQueue, new_worker_id
+from storyteller.jobs.work import DEFAULT_JOB, resolve_job
 from storyteller.storage.objects import check_key, video_store
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,22 @@ IDLE_WAIT_S = 1.0
 RECOVERY_EVERY_MAX_S = 5.0
 
 
+class Later(Protocol):
+    """The hook for attempts whose result comes later than their job ends."""
+
+    job: str  # the job function that prepares such an attempt (module:function)
+
+    def takes(self, attempt: Attempt) -> bool:
+        """Whether this attempt's result comes later."""
+
+    def defer(self, attempt: Attempt, result: Result) -> None:
+        """Hold a prepared result (`result.later`); the hook ends the video itself."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 def recovery_every_s(settings: Settings) -> float:
     """How often the supervisor looks for videos whose worker went silent or died."""
     return min(settings.heartbeat_timeout_s / 4, RECOVERY_EVERY_MAX_S)
@@ -80,8 +101,9 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(1.0)
 
 
-def worker_main(conn: Connection, settings: Settings, job_reference: str, parent_pid: int) -> None:
-    """A worker process: run the jobs the supervisor sends, one at a time."""
+def worker_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
+    """A worker process: run the attempts the supervisor sends, one at a time, each with
+    the job function it names."""
     # Ctrl-C and SIGTERM go to the whole process group; only the supervisor decides
     # when a worker stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -89,7 +111,6 @@ def worker_main(conn: Connection, settings: Settings, job_reference: str, parent
     # Below the web server: when every core is busy with videos, requests still answer.
     os.nice(WORKER_NICENESS)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    job_function = resolve_job(job_reference)
     send_lock = threading.Lock()  # stages report progress from their own threads
 
     def send(message: tuple[str, Any]) -> None:
@@ -99,14 +120,15 @@ def worker_main(conn: Connection, settings: Settings, job_reference: str, parent
     send(("ready", None))
     while True:
         try:
-            job = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
-        if job is None:
+        if message is None:
             return
+        job, attempt = message
         last_sent = 0.0
 
-        def progress(stage: str, fraction: float, video_id: str = job.video_id) -> None:
+        def progress(stage: str, fraction: float, video_id: str = attempt.video_id) -> None:
             nonlocal last_sent
             now = time.monotonic()
             if now - last_sent >= PROGRESS_EVERY_S or fraction >= 1.0:
@@ -114,15 +136,15 @@ def worker_main(conn: Connection, settings: Settings, job_reference: str, parent
                 send(("progress", (video_id, stage, fraction)))
 
         try:
-            result = job_function(job, settings, progress)
+            result = resolve_job(job)(attempt, settings, progress)
         except Exception as exc:  # a bug in a stage must fail the video, not the worker
-            log.exception("job for video %s raised", job.video_id)
-            result = JobResult.failure(
-                f"{job.name}: unexpected error: {exc.__class__.__name__}: {exc}",
+            log.exception("job for video %s raised", attempt.video_id)
+            result = Result.failed(
+                f"{attempt.name}: unexpected error: {exc.__class__.__name__}: {exc}",
                 "unexpected_error",
                 retryable=True,
             )
-        send(("done", (job.video_id, result)))
+        send(("done", (attempt.video_id, result)))
 
 
 # --- the supervisor ----------------------------------------------------------
@@ -135,7 +157,7 @@ class _Slot:
     process: multiprocessing.process.BaseProcess
     conn: Connection
     ready: bool = False
-    claim: Claim | None = None
+    attempt: Attempt | None = None
     stage: str | None = None
     progress: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -161,6 +183,7 @@ class EmbeddedEngine:
         concurrency: int | None = None,
         queue: JobQueue | None = None,
         on_change: Callable[[list[str]], None] | None = None,
+        later: Later | None = None,
     ) -> None:
         self.concurrency = concurrency or settings.concurrent_jobs
         if self.concurrency > 1 and not settings.whisper_threads:
@@ -172,7 +195,8 @@ class EmbeddedEngine:
         self.settings = settings
         self.job = job
         self.queue = queue or JobQueue(db)
-        self.budget = Budget(settings, self.queue)
+        self.budget = Budget(settings, db)
+        self.later = later
         # Told the ids of videos the engine changed, once committed (live updates).
         self.on_change = on_change or (lambda video_ids: None)
         self.videos = video_store(settings)
@@ -185,10 +209,8 @@ class EmbeddedEngine:
         self._draining = threading.Event()
         self._stopped = threading.Event()
         self._last_recovery = 0.0
-        self._failed_starts = 0
-        self._batch_mode: BatchCoordinator | None = None
         # Stories the workers finished, handed in with the next claim (`_hand_in_and_fill`).
-        self._finished: list[tuple[Claim, Outcome]] = []
+        self._finished: list[tuple[Attempt, Result]] = []
         self._hand_in_failures = 0
 
     # --- control -------------------------------------------------------------
@@ -203,16 +225,15 @@ class EmbeddedEngine:
             log.info("requeued %d videos left running by a stopped server", len(recovered))
             self.on_change(recovered)
         # The budgets may have changed since videos were held back for them.
-        self.on_change(self.queue.release_holds())
+        self.on_change(self.budget.release_holds())
         _LIVE_WORKER_IDS.add(self.worker_id)
         self._slots = [self._spawn() for _ in range(self.concurrency)]
         self._thread = threading.Thread(
             target=self._supervise, name="storyteller-engine", daemon=True
         )
         self._thread.start()
-        if self.settings.gemini_batch_mode or self.queue.has_batch_items():
-            self._batch_mode = BatchCoordinator(self.settings, self.queue, on_change=self.on_change)
-            self._batch_mode.start()
+        if self.later is not None:
+            self.later.start()
         log.info("job engine started: %d workers (%s)", self.concurrency, self.worker_id)
 
     def wake(self) -> None:
@@ -235,18 +256,21 @@ class EmbeddedEngine:
         self.wake()
         self._thread.join(timeout=10)
         self._thread = None
-        if self._batch_mode is not None:
-            self._batch_mode.stop()
-            self._batch_mode = None
+        if self.later is not None:
+            self.later.stop()
         for slot in self._slots:
-            if slot.claim is None:
+            if slot.attempt is None:
                 self._end(slot, kill=not slot.ready)
                 continue
-            log.info("requeueing %s: the server is stopping", slot.claim.video_id)
+            attempt, slot.attempt = slot.attempt, None
             self._end(slot, kill=True)
-            if self.queue.release(slot.claim):
-                self.on_change([slot.claim.video_id])
-            slot.claim = None
+            if self.queue.release(attempt):
+                log.info(
+                    "video %s (%s) back in the queue: this worker is stopping",
+                    attempt.video_id,
+                    attempt.name,
+                )
+                self.on_change([attempt.video_id])
         self._slots = []
         _LIVE_WORKER_IDS.discard(self.worker_id)
         with self._wake_lock:
@@ -258,7 +282,7 @@ class EmbeddedEngine:
         return self._thread is not None and self._thread.is_alive()
 
     def running_videos(self) -> list[str]:
-        return [slot.claim.video_id for slot in self._slots if slot.claim is not None]
+        return [slot.attempt.video_id for slot in self._slots if slot.attempt is not None]
 
     def describe(self) -> dict[str, Any]:
         """The engine's state, for the stats endpoint and logs."""
@@ -284,12 +308,17 @@ class EmbeddedEngine:
                     self._heartbeat()
                 if now - self._last_recovery >= recovery_every_s(self.settings):
                     self._last_recovery = now
-                    self.on_change(
-                        self.queue.recover_stalled(
-                            timeout_s=self.settings.heartbeat_timeout_s,
-                            dead_workers=self._dead_local_workers(),
-                        )
+                    recovered = self.queue.recover_stalled(
+                        timeout_s=self.settings.heartbeat_timeout_s,
+                        dead_workers=self._dead_local_workers(),
                     )
+                    if recovered:
+                        log.info(
+                            "requeued %d videos whose worker stopped: %s",
+                            len(recovered),
+                            ", ".join(recovered),
+                        )
+                        self.on_change(recovered)
             except Exception:
                 # The database may be briefly away (a restarted PostgreSQL): keep going.
                 log.exception("job engine: error in the supervisor; retrying in a second")
@@ -309,7 +338,7 @@ class EmbeddedEngine:
         idle = (
             []
             if self._draining.is_set()
-            else [slot for slot in self._slots if slot.ready and slot.claim is None]
+            else [slot for slot in self._slots if slot.ready and slot.attempt is None]
         )
         finished = self._finished
         try:
@@ -332,73 +361,70 @@ class EmbeddedEngine:
                 self._finished, self._hand_in_failures = [], 0
             raise
         self._finished, self._hand_in_failures = [], 0
-        for claim, _ in finished:
-            if claim.video_id not in kept:
+        for attempt, _ in finished:
+            if attempt.video_id in kept:
+                log.info("video %s (%s) completed", attempt.video_id, attempt.name)
+            else:
                 log.info(
-                    "story of %s not kept: the video was cancelled or taken over", claim.video_id
+                    "video %s (%s): story not kept, the video was cancelled or taken over",
+                    attempt.video_id,
+                    attempt.name,
                 )
+        for attempt in claims:
+            log.info(
+                "starting video %s (%s), attempt %d", attempt.video_id, attempt.name, attempt.number
+            )
         self._fill_slots(idle, claims)
-        changed = sorted(kept) + [claim.video_id for claim in claims]
+        changed = sorted(kept) + [attempt.video_id for attempt in claims]
         if changed:
             self.on_change(changed)
 
-    def _fill_slots(self, idle: list[_Slot], claims: list[Claim]) -> None:
-        for slot, claim in zip(idle, claims, strict=False):
+    def _fill_slots(self, idle: list[_Slot], attempts: list[Attempt]) -> None:
+        for slot, attempt in zip(idle, attempts, strict=False):
             # A video cancelled and retried within a heartbeat can come back while its
             # cancelled run still goes on in another slot: that run stops now.
             for other in self._slots:
-                if other.claim is not None and other.claim.video_id == claim.video_id:
-                    other.claim = None
+                if other.attempt is not None and other.attempt.video_id == attempt.video_id:
+                    other.attempt = None
                     self._replace(other)
-            self._hand_over(slot, claim)
+            self._hand_over(slot, attempt)
 
-    def _hand_over(self, slot: _Slot, claim: Claim) -> None:
+    def _hand_over(self, slot: _Slot, attempt: Attempt) -> None:
         try:
-            key = check_key(claim.storage_path)
+            key = check_key(attempt.key)
         except ValueError:
-            self.queue.fail(
-                claim,
-                reason=f"{claim.original_name}: the upload was not stored",
-                code="file_missing",
-                cause=ErrorCause.SERVICE,
-                retryable=False,
+            self._fail(
+                attempt,
+                Result.failed(
+                    f"{attempt.name}: the upload was not stored", "file_missing", retryable=False
+                ),
             )
-            self.on_change([claim.video_id])
             return
         # The worker reads the video through the storage (with `s3`, fetching it); here
         # only a copy at hand is used: the budget reads the length from it.
-        path = self.videos.local_path(key)
-        if not self._within_budget(claim, path):
+        if not self._within_budget(attempt, self.videos.local_path(key)):
             return
-        job = Job(
-            video_id=claim.video_id,
-            path=path,
-            key=key,
-            name=claim.original_name,
-            teller=claim.teller,
-            seed=claim.seed,
-            model=claim.model,
-            priority=claim.priority.value,
-        )
-        slot.claim, slot.stage, slot.progress, slot.started = claim, None, 0.0, time.monotonic()
-        slot.last_message = time.monotonic()
+        later = self.later is not None and self.later.takes(attempt)
+        job = self.later.job if later and self.later is not None else self.job
+        slot.attempt, slot.stage, slot.progress = attempt, None, 0.0
+        slot.started = slot.last_message = time.monotonic()
         slot.announced = (None, 0)
         try:
-            slot.conn.send(job)
+            slot.conn.send((job, attempt))
         except OSError:
             self._worker_died(slot)
 
-    def _within_budget(self, claim: Claim, path: Path | None) -> bool:
+    def _within_budget(self, attempt: Attempt, path: Path | None) -> bool:
         """Reserve what the video is expected to spend, or hold it back with the reason
         when that would pass a budget (the slot then stays free for another video)."""
         if not self.budget.enabled:
             return True
-        verdict = self.budget.admit(claim, path, utcnow())
+        verdict = self.budget.admit(attempt, path, utcnow())
         if verdict.allowed:
             return True
-        log.info("video %s held back: %s", claim.video_id, verdict.reason)
-        self.queue.release(claim, until=verdict.until, reason=verdict.reason)
-        self.on_change([claim.video_id])
+        log.info("video %s (%s) held back: %s", attempt.video_id, attempt.name, verdict.reason)
+        self.queue.release(attempt, until=verdict.until, reason=verdict.reason)
+        self.on_change([attempt.video_id])
         return False
 
     def _wait_and_handle(self) -> None:
@@ -421,76 +447,74 @@ class EmbeddedEngine:
                     slot.ready = True
                 elif kind == "progress":
                     video_id, stage, fraction = payload
-                    if slot.claim is not None and slot.claim.video_id == video_id:
+                    if slot.attempt is not None and slot.attempt.video_id == video_id:
                         slot.stage, slot.progress = stage, fraction
                 elif kind == "done":
                     video_id, result = payload
-                    if slot.claim is not None and slot.claim.video_id == video_id:
-                        claim, slot.claim = slot.claim, None
-                        self._record(claim, result)
+                    if slot.attempt is not None and slot.attempt.video_id == video_id:
+                        attempt, slot.attempt = slot.attempt, None
+                        self._record(attempt, result)
         except (EOFError, OSError):
             self._worker_died(slot)
 
-    def _record(self, claim: Claim, result: JobResult) -> None:
-        """A story waits to be handed in with the next claim; a failure is kept at once."""
-        if result.batch_request is not None and self._batch_mode is not None:
-            self._batch_mode.defer(claim, result)
+    def _record(self, attempt: Attempt, result: Result) -> None:
+        """A story waits to be handed in with the next claim; a failure is kept at once;
+        a result that comes later goes to the hook that holds it."""
+        if result.later is not None and self.later is not None:
+            self.later.defer(attempt, result)
         elif result.story is not None:
-            self._finished.append((claim, _outcome(result)))
+            self._finished.append((attempt, result))
         else:
-            self._record_failure(claim, result)
+            self._fail(attempt, result)
 
-    def _record_failure(self, claim: Claim, result: JobResult) -> None:
-        spent = Spent(
-            teller=claim.teller,
-            model=result.model,
-            tokens_in=result.tokens_in or 0,
-            tokens_out=result.tokens_out or 0,
-            cost_usd=result.cost_usd,
-        )
-        status = self.queue.fail(
-            claim,
-            reason=result.error or "no story was written",
-            code=result.error_code or "failed",
-            cause=result.cause,
-            retryable=result.retryable,
-            spent=spent,
-        )
-        log.info("video %s: %s (%s)", claim.video_id, result.error, status)
-        if status is not None:
-            self.on_change([claim.video_id])
+    def _fail(self, attempt: Attempt, result: Result) -> None:
+        status = self.queue.fail(attempt, result)
+        if status is None:
+            log.info(
+                "video %s (%s) was no longer this worker's: %s",
+                attempt.video_id,
+                attempt.name,
+                result.why.reason,
+            )
+            return
+        ended = {
+            VideoStatus.PENDING: "back in the queue for another try",
+            VideoStatus.COMPLETED: "kept its earlier story",
+        }.get(status, str(status))
+        log.info("video %s (%s) %s: %s", attempt.video_id, attempt.name, ended, result.why.reason)
+        self.on_change([attempt.video_id])
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
         for slot in self._slots:
             if not slot.process.is_alive() and not slot.conn.poll():
                 self._worker_died(slot)
-            elif slot.claim is not None and now - slot.last_message > WORKER_SILENCE_S:
+            elif slot.attempt is not None and now - slot.last_message > WORKER_SILENCE_S:
                 # Alive but silent for minutes: stuck in a stage. Its video goes back to
                 # the queue (or fails once out of attempts) and the worker is replaced.
                 log.warning(
-                    "worker %s silent on %s; replacing it", slot.process.pid, slot.claim.video_id
+                    "worker %s silent on %s; replacing it", slot.process.pid, slot.attempt.video_id
                 )
                 slot.process.kill()
                 self._worker_died(slot)
-        running = [slot for slot in self._slots if slot.claim is not None]
+        running = [slot for slot in self._slots if slot.attempt is not None]
         if not running:
             return
         lost = self.queue.heartbeat_many(
-            [(slot.claim, slot.stage, slot.progress) for slot in running if slot.claim]
+            [(slot.attempt, slot.stage, slot.progress) for slot in running if slot.attempt]
         )
         moved = [
-            slot.claim.video_id
+            slot.attempt.video_id
             for slot in running
-            if slot.claim and slot.claim.video_id not in lost and slot.moved()
+            if slot.attempt and slot.attempt.video_id not in lost and slot.moved()
         ]
         if moved:
             self.on_change(moved)
         for slot in running:
-            if slot.claim is not None and slot.claim.video_id in lost:
+            if slot.attempt is not None and slot.attempt.video_id in lost:
                 # Cancelled (or recovered elsewhere): stop working on it at once.
-                log.info("stopping %s: it was cancelled", slot.claim.video_id)
-                slot.claim = None
+                log.info("stopping %s: it was cancelled", slot.attempt.video_id)
+                slot.attempt = None
                 self._replace(slot)
 
     # --- workers ---------------------------------------------------------------
@@ -499,7 +523,7 @@ class EmbeddedEngine:
         parent_conn, child_conn = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self.settings, self.job, os.getpid()),
+            args=(child_conn, self.settings, os.getpid()),
             name="storyteller-worker",
             daemon=True,
         )
@@ -518,19 +542,20 @@ class EmbeddedEngine:
             return
         slot.process.join(timeout=1)
         exitcode = slot.process.exitcode
-        claim, slot.claim = slot.claim, None
-        if claim is not None:
-            self.queue.fail(
-                claim,
-                reason=(
-                    f"{claim.original_name}: the worker processing it stopped unexpectedly"
-                    f" (exit code {exitcode})"
+        attempt, slot.attempt = slot.attempt, None
+        if attempt is not None:
+            # Its own worker died while the service went on: the attempt is charged, so
+            # a video that kills every worker it is given ends failed.
+            self._fail(
+                attempt,
+                Result.failed(
+                    f"{attempt.name}: the worker processing it stopped unexpectedly"
+                    f" (exit code {exitcode})",
+                    "worker_crashed",
+                    cause=ErrorCause.SERVICE,
+                    retryable=True,
                 ),
-                code="worker_crashed",
-                cause=ErrorCause.SERVICE,
-                retryable=True,
             )
-            self.on_change([claim.video_id])
         if self._stopped.is_set():
             return
         log.warning(
@@ -564,19 +589,6 @@ class EmbeddedEngine:
             if pid == os.getpid() or not _process_alive(pid):
                 dead.append(worker)
         return dead
-
-
-def _outcome(result: JobResult) -> Outcome:
-    assert result.story is not None
-    return Outcome(
-        story=result.story,
-        evidence=result.evidence,
-        evidence_fingerprint=result.evidence_fingerprint,
-        model=result.model,
-        tokens_in=result.tokens_in,
-        tokens_out=result.tokens_out,
-        cost_usd=result.cost_usd,
-    )
 
 
 def _process_alive(pid: int) -> bool:

@@ -13,7 +13,6 @@ rest go back to the queue without charging an attempt).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import signal
@@ -26,12 +25,13 @@ from typing import Any
 
 from storyteller.config import Settings
 from storyteller.db.migrate import migrate
-from storyteller.db.models import ErrorCause, Priority, VideoStatus
+from storyteller.db.models import Priority
 from storyteller.db.notify import QUEUE_CHANNEL, Listener, Notifier
 from storyteller.db.session import default_database_url, make_engine
 from storyteller.errors import StorytellerError
+from storyteller.jobs.batch_mode.coordinator import later_hook
 from storyteller.jobs.engine import EmbeddedEngine
-from storyteller.jobs.queue import Claim, JobQueue, Outcome, Spent
+from storyteller.jobs.queue import JobQueue
 from storyteller.jobs.work import DEFAULT_JOB
 from storyteller.storage.objects import StorageError, video_store
 
@@ -43,79 +43,6 @@ WORKER_APPLICATION = "storyteller-worker"
 
 class WorkerRefused(StorytellerError):
     """The worker cannot run with these settings; `reason` says what to change."""
-
-
-class _LoggedQueue(JobQueue):
-    """The queue, saying in the log which video this worker starts and how each ends."""
-
-    def claim(self, worker_id: str, *, limit: int = 1) -> list[Claim]:
-        claims = super().claim(worker_id, limit=limit)
-        _log_claims(claims)
-        return claims
-
-    def complete_many(
-        self, finished: Iterable[tuple[Claim, Outcome]], *, drop_batch_items: Iterable[int] = ()
-    ) -> set[str]:
-        finished = list(finished)
-        kept = super().complete_many(finished, drop_batch_items=drop_batch_items)
-        _log_completions(finished, kept)
-        return kept
-
-    def complete_and_claim(
-        self, finished: Iterable[tuple[Claim, Outcome]], worker_id: str, *, limit: int
-    ) -> tuple[set[str], list[Claim]]:
-        finished = list(finished)
-        kept, claims = super().complete_and_claim(finished, worker_id, limit=limit)
-        _log_completions(finished, kept)
-        _log_claims(claims)
-        return kept, claims
-
-    def fail(
-        self,
-        claim: Claim,
-        *,
-        reason: str,
-        code: str,
-        cause: ErrorCause,
-        retryable: bool,
-        batch_item_id: int | None = None,
-        spent: Spent | None = None,
-    ) -> VideoStatus | None:
-        status = super().fail(
-            claim,
-            reason=reason,
-            code=code,
-            cause=cause,
-            retryable=retryable,
-            batch_item_id=batch_item_id,
-            spent=spent,
-        )
-        ended = {
-            None: "was no longer this worker's",
-            VideoStatus.PENDING: "back in the queue for another try",
-            VideoStatus.COMPLETED: "kept its earlier story",
-        }.get(status, str(status))
-        log.info("video %s (%s) %s: %s", claim.video_id, claim.original_name, ended, reason)
-        return status
-
-    def release(
-        self, claim: Claim, *, until: dt.datetime | None = None, reason: str | None = None
-    ) -> bool:
-        released = super().release(claim, until=until, reason=reason)
-        if released:
-            why = reason or "this worker is stopping"
-            log.info(
-                "video %s (%s) back in the queue: %s", claim.video_id, claim.original_name, why
-            )
-        return released
-
-    def recover_stalled(self, *, timeout_s: float, dead_workers: Iterable[str] = ()) -> list[str]:
-        recovered = super().recover_stalled(timeout_s=timeout_s, dead_workers=dead_workers)
-        if recovered:
-            log.info(
-                "requeued %d videos whose worker stopped: %s", len(recovered), ", ".join(recovered)
-            )
-        return recovered
 
 
 class Worker:
@@ -189,13 +116,15 @@ class Worker:
         # notifier's): no check of a connection before each transaction.
         db = make_engine(url, check_connections=False, application_name=WORKER_APPLICATION)
         notifier = Notifier(db)
+        queue = JobQueue(db, priorities=self.queues)
         engine = EmbeddedEngine(
             self.settings,
             db,
             job=self.job,
             concurrency=self.concurrency,
-            queue=_LoggedQueue(db, priorities=self.queues),
+            queue=queue,
             on_change=notifier.changed,
+            later=later_hook(self.settings, db, queue, on_change=notifier.changed),
         )
         listener = Listener(
             url, {QUEUE_CHANNEL: lambda _: engine.wake()}, name="storyteller-queue-listen"
@@ -242,28 +171,6 @@ class Worker:
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
-
-
-def _log_claims(claims: list[Claim]) -> None:
-    for claim in claims:
-        log.info(
-            "starting video %s (%s), attempt %d",
-            claim.video_id,
-            claim.original_name,
-            claim.attempt,
-        )
-
-
-def _log_completions(finished: list[tuple[Claim, Outcome]], kept: set[str]) -> None:
-    for claim, _ in finished:
-        if claim.video_id in kept:
-            log.info("video %s (%s) completed", claim.video_id, claim.original_name)
-        else:
-            log.info(
-                "video %s (%s): story not kept, the video was cancelled or taken over",
-                claim.video_id,
-                claim.original_name,
-            )
 
 
 class _HealthServer(ThreadingHTTPServer):

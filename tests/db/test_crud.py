@@ -22,6 +22,7 @@ from storyteller.db.models import (
     VideoStatus,
 )
 from storyteller.db.session import make_session_factory
+from storyteller.jobs.attempt import Usage
 from storyteller.pipeline.evidence import (
     Evidence,
     MediaInfo,
@@ -196,6 +197,16 @@ def test_progress_outside_zero_to_one_is_refused(session: Session) -> None:
         session.flush()
 
 
+def settled_batch(session: Session, batch_id: str) -> Batch:
+    """The batch once `crud.settle_batch` has looked at its videos as they are now."""
+    session.flush()
+    crud.settle_batch(session.connection(), batch_id=batch_id)
+    batch = session.get(Batch, batch_id)
+    assert batch is not None
+    session.refresh(batch)
+    return batch
+
+
 def test_a_batch_is_completed_when_every_video_has_ended(session: Session) -> None:
     batch = crud.create_batch(
         session, videos=[upload("a.mp4"), upload("b.mp4"), upload("c.mp4")], teller="local"
@@ -204,10 +215,10 @@ def test_a_batch_is_completed_when_every_video_has_ended(session: Session) -> No
     a.status = VideoStatus.COMPLETED
     b.status = VideoStatus.FAILED
     b.error, b.error_code, b.error_cause = "b.mp4 is not a video", "not_a_video", ErrorCause.VIDEO
-    assert crud.refresh_batch_status(session, batch_id=batch.id).status == BatchStatus.PROCESSING
+    assert settled_batch(session, batch.id).status == BatchStatus.PROCESSING
 
     c.status = VideoStatus.CANCELLED
-    settled = crud.refresh_batch_status(session, batch_id=batch.id)
+    settled = settled_batch(session, batch.id)
     assert settled.status == BatchStatus.COMPLETED and settled.completed_at is not None
     assert crud.video_counts(session, batch_id=batch.id) == {
         VideoStatus.PENDING: 0,
@@ -218,7 +229,7 @@ def test_a_batch_is_completed_when_every_video_has_ended(session: Session) -> No
     }
 
     b.status = VideoStatus.PENDING  # retried
-    again = crud.refresh_batch_status(session, batch_id=batch.id)
+    again = settled_batch(session, batch.id)
     assert again.status == BatchStatus.PROCESSING and again.completed_at is None
     session.commit()
 
@@ -228,23 +239,22 @@ def test_story_versions_count_up_and_the_newest_is_current(session: Session) -> 
     a, b = batch.videos
     assert crud.current_story(session, video_id=a.id) is None
 
-    first = crud.add_story_version(
-        session, video_id=a.id, story=a_story("One"), teller="local", seed=0
+    first = crud.insert_story_version(
+        session.connection(), video_id=a.id, story=a_story("One"), teller="local", seed=0
     )
-    second = crud.add_story_version(
-        session, video_id=a.id, story=a_story("Two"), teller="gemini", seed=7,
-        tokens_in=1200, tokens_out=300, cost_usd=0.00042,
+    second = crud.insert_story_version(session.connection(), video_id=a.id, story=a_story("Two"), teller="gemini", seed=7,
+        usage=Usage("gemini", None, 1200, 300, 0.00042),
     )  # fmt: skip
-    third = crud.add_story_version(
-        session, video_id=a.id, story=a_story("Three"), teller="local", seed=9
+    third = crud.insert_story_version(
+        session.connection(), video_id=a.id, story=a_story("Three"), teller="local", seed=9
     )
-    other = crud.add_story_version(
-        session, video_id=b.id, story=a_story("Bee"), teller="local", seed=0
+    other = crud.insert_story_version(
+        session.connection(), video_id=b.id, story=a_story("Bee"), teller="local", seed=0
     )
     session.commit()
     session.expunge_all()
 
-    assert [first.version, second.version, third.version, other.version] == [1, 2, 3, 1]
+    assert [first, second, third, other] == [1, 2, 3, 1]
     current = crud.current_story(session, video_id=a.id)
     assert current is not None and current.title == "Three" and current.seed == 9
     assert [s.title for s in crud.story_versions(session, video_id=a.id)] == ["One", "Two", "Three"]
@@ -258,8 +268,8 @@ def test_story_versions_count_up_and_the_newest_is_current(session: Session) -> 
 def test_a_story_round_trips_with_its_text(session: Session) -> None:
     batch = crud.create_batch(session, videos=[upload("a.mp4")], teller="local")
     story = a_story()
-    crud.add_story_version(
-        session, video_id=batch.videos[0].id, story=story, teller="local", seed=1
+    crud.insert_story_version(
+        session.connection(), video_id=batch.videos[0].id, story=story, teller="local", seed=1
     )
     session.commit()
     session.expunge_all()
@@ -274,7 +284,9 @@ def test_a_story_round_trips_with_its_text(session: Session) -> None:
 def test_the_same_version_cannot_be_stored_twice(session: Session) -> None:
     batch = crud.create_batch(session, videos=[upload("a.mp4")], teller="local")
     video_id = batch.videos[0].id
-    crud.add_story_version(session, video_id=video_id, story=a_story(), teller="local", seed=0)
+    crud.insert_story_version(
+        session.connection(), video_id=video_id, story=a_story(), teller="local", seed=0
+    )
     row = crud.current_story(session, video_id=video_id)
     assert row is not None
     session.add(Story(**{
@@ -294,7 +306,9 @@ def test_deleting_a_batch_deletes_its_videos_and_stories(session: Session) -> No
         session, videos=[upload("again.mp4", content="5ca1ab1e")], teller="local"
     )
     for video in doomed.videos + kept.videos:
-        crud.add_story_version(session, video_id=video.id, story=a_story(), teller="local", seed=0)
+        crud.insert_story_version(
+            session.connection(), video_id=video.id, story=a_story(), teller="local", seed=0
+        )
     record = crud.save_evidence(
         session, evidence=an_evidence(shared.content_hash), fingerprint="f1"
     )
@@ -315,8 +329,8 @@ def test_deleting_a_batch_deletes_its_videos_and_stories(session: Session) -> No
 
 def test_the_database_itself_cascades_a_batch_delete(engine: Engine, session: Session) -> None:
     batch = crud.create_batch(session, videos=[upload("a.mp4"), upload("b.mp4")], teller="local")
-    crud.add_story_version(
-        session, video_id=batch.videos[0].id, story=a_story(), teller="x", seed=0
+    crud.insert_story_version(
+        session.connection(), video_id=batch.videos[0].id, story=a_story(), teller="x", seed=0
     )
     session.commit()
 

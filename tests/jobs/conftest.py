@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from storyteller.db import crud
 from storyteller.db.models import Batch, BatchStatus, Priority, Video
+from storyteller.jobs.actions import UserActions
 from storyteller.jobs.queue import JobQueue
 
 MakeBatch = Callable[..., Batch]
@@ -20,6 +21,12 @@ MakeBatch = Callable[..., Batch]
 def queue(engine: Engine, session: Session) -> JobQueue:
     """A queue on the test database (emptied after the test by `session`), retrying at once."""
     return JobQueue(engine, retry_base_s=0.0, retry_max_s=0.0)
+
+
+@pytest.fixture
+def actions(engine: Engine, session: Session) -> UserActions:
+    """What users do to videos, on the test database."""
+    return UserActions(engine)
 
 
 @pytest.fixture

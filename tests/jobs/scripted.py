@@ -13,7 +13,8 @@ from datetime import date
 
 from storyteller.config import Settings
 from storyteller.db.models import ErrorCause
-from storyteller.jobs.work import Job, JobProgress, JobResult
+from storyteller.jobs.attempt import Attempt, Result, Usage
+from storyteller.jobs.work import JobProgress
 from storyteller.story.model import Story
 
 SCRIPTED = "tests.jobs.scripted:scripted"
@@ -36,7 +37,7 @@ def runs(settings: Settings) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
-def scripted(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
+def scripted(job: Attempt, settings: Settings, progress: JobProgress) -> Result:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.data_dir / "runs.log", "a") as log:
         log.write(job.video_id + "\n")
@@ -52,21 +53,16 @@ def scripted(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
     elif action == "raise":
         raise RuntimeError("the scripted job broke")
     elif action == "reject":
-        return JobResult.failure(
+        return Result.failed(
             f"{job.name} is not a video", "not_a_video", cause=ErrorCause.VIDEO, retryable=False
         )
     elif action == "waste":
-        return JobResult.failure(
+        return Result.failed(
             "the story breaks the contract: the title is 60 characters",
             "story_invalid",
             retryable=False,
-            model="gemini-test",
-            tokens_in=1000,
-            tokens_out=200,
-            cost_usd=float(argument),
+            usage=Usage(job.teller, "gemini-test", 1000, 200, float(argument)),
         )
     elif action == "spend":
-        return JobResult(
-            story=a_story(job.name), tokens_in=1, tokens_out=1, cost_usd=float(argument)
-        )
-    return JobResult(story=a_story(job.name))
+        return Result(story=a_story(job.name), usage=Usage(job.teller, None, 1, 1, float(argument)))
+    return Result(story=a_story(job.name))

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from storyteller.config import Settings
 from storyteller.db import crud
 from storyteller.db.models import GeminiBatchItem, Priority, Video, VideoStatus
+from storyteller.jobs.actions import UserActions
+from storyteller.jobs.batch_mode.coordinator import later_hook
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.storage.uploads import UploadStore
@@ -99,8 +101,9 @@ def start_engine(
     started: list[EmbeddedEngine] = []
 
     def start(**overrides: object) -> EmbeddedEngine:
+        chosen = batch_settings.model_copy(update=overrides)
         job_engine = EmbeddedEngine(
-            batch_settings.model_copy(update=overrides), engine, concurrency=2, queue=queue
+            chosen, engine, concurrency=2, queue=queue, later=later_hook(chosen, engine, queue)
         )
         job_engine.start()
         started.append(job_engine)
@@ -249,6 +252,7 @@ def test_other_priorities_ask_at_once_beside_batch_mode(
 
 
 def test_a_cancel_drops_the_request_and_its_uploaded_video(
+    actions: UserActions,
     start_engine: StartEngine,
     add_videos: AddVideos,
     session: Session,
@@ -260,7 +264,7 @@ def test_a_cancel_drops_the_request_and_its_uploaded_video(
     wait_for(lambda: in_batch_stage(session, video_id))
     assert len(fake.files_left()) == 1
     assert items_left(session) == 1
-    queue.cancel_video(video_id)
+    actions.cancel_video(video_id)
     wait_for(lambda: fake.files_left() == [] and items_left(session) == 0, timeout=10)
     assert fresh(session, video_id).status == VideoStatus.CANCELLED
     assert fake.calls["batch_create"] == 0

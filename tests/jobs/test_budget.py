@@ -20,9 +20,10 @@ from storyteller.config import Settings
 from storyteller.db import crud
 from storyteller.db.models import AttemptCost, Video, VideoStatus
 from storyteller.db.types import utcnow
+from storyteller.jobs.attempt import Attempt
 from storyteller.jobs.budget import Budget, next_day
 from storyteller.jobs.engine import EmbeddedEngine
-from storyteller.jobs.queue import Claim, JobQueue
+from storyteller.jobs.queue import JobQueue
 from storyteller.tellers.estimate import estimate_batch
 from tests.jobs.conftest import MakeBatch
 from tests.jobs.scripted import SCRIPTED, runs
@@ -158,7 +159,7 @@ def test_what_a_failed_attempt_spent_counts_against_the_budgets(
     assert (wasted.tokens_in, wasted.tokens_out, wasted.cost_usd) == (1000, 200, cost)
     # The budgets count it: today's spending and the batch's.
     today = next_day(utcnow()) - dt.timedelta(days=1)
-    spending = queue.spending(since=today, batch_id=batch.id, besides="")
+    spending = Budget(settings, queue.engine).spending(since=today, batch_id=batch.id, besides="")
     assert (spending.today, spending.batch) == (pytest.approx(cost), pytest.approx(cost))
 
 
@@ -168,7 +169,7 @@ def test_the_estimate_follows_the_video_and_an_unknown_price_waits(
     make_batch(["snow.webm"], teller="gemini")
     [claim] = queue.claim("tester")
     now = utcnow()
-    budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue)
+    budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue.engine)
     verdict = budget.admit(claim, snow_clip.path, now)
     assert verdict.allowed
     seconds = snow_clip.frames / snow_clip.fps
@@ -176,7 +177,8 @@ def test_the_estimate_follows_the_video_and_an_unknown_price_waits(
     assert verdict.reserve_usd > expected_cost(settings, 0.0)
 
     unpriced = Budget(
-        settings.model_copy(update={"daily_budget_usd": 100.0, "gemini_model": "gemini-99"}), queue
+        settings.model_copy(update={"daily_budget_usd": 100.0, "gemini_model": "gemini-99"}),
+        queue.engine,
     )
     verdict = unpriced.admit(claim, snow_clip.path, now)
     assert not verdict.allowed
@@ -195,9 +197,9 @@ def test_a_video_bound_for_batch_mode_is_counted_at_the_batch_price(
     [claim] = queue.claim("tester")
     budgeted = settings.model_copy(update={"daily_budget_usd": 100.0})
     now = utcnow()
-    standard = Budget(budgeted, queue).admit(claim, snow_clip.path, now).reserve_usd
+    standard = Budget(budgeted, queue.engine).admit(claim, snow_clip.path, now).reserve_usd
     batch_mode = (
-        Budget(budgeted.model_copy(update={"gemini_batch_mode": True}), queue)
+        Budget(budgeted.model_copy(update={"gemini_batch_mode": True}), queue.engine)
         .admit(claim, snow_clip.path, now)
         .reserve_usd
     )
@@ -213,7 +215,7 @@ def test_a_video_with_no_copy_on_this_machine_is_estimated_at_0_s(
     # downloads nothing for the budget (see `budget._length`).
     make_batch(["elsewhere.mp4"], teller="gemini")
     [claim] = queue.claim("tester")
-    budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue)
+    budget = Budget(settings.model_copy(update={"daily_budget_usd": 100.0}), queue.engine)
     verdict = budget.admit(claim, None, utcnow())
     assert verdict.allowed
     assert verdict.reserve_usd == pytest.approx(expected_cost(settings, 0.0))
@@ -229,8 +231,8 @@ def test_workers_checking_at_once_cannot_both_take_the_last_dollars(
     budgeted = settings.model_copy(update={"daily_budget_usd": 1.5 * expected_cost(settings)})
     start = threading.Barrier(len(claims))
 
-    def admit(claim: Claim) -> bool:
-        budget = Budget(budgeted, JobQueue(engine))
+    def admit(claim: Attempt) -> bool:
+        budget = Budget(budgeted, engine)
         start.wait()
         return budget.admit(claim, None, utcnow()).allowed
 

@@ -19,6 +19,7 @@ from storyteller.config import Settings
 from storyteller.db import crud
 from storyteller.db.models import ErrorCause, Video, VideoStatus
 from storyteller.db.types import utcnow
+from storyteller.jobs.actions import UserActions
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from tests.jobs.conftest import MakeBatch, fresh
@@ -129,14 +130,18 @@ def test_an_exception_fails_the_video_not_the_worker(
 
 
 def test_cancel_stops_a_running_video_within_two_seconds(
-    start_engine: StartEngine, make_batch: MakeBatch, session: Session, queue: JobQueue
+    actions: UserActions,
+    start_engine: StartEngine,
+    make_batch: MakeBatch,
+    session: Session,
+    queue: JobQueue,
 ) -> None:
     batch = make_batch(["sleep-60.mp4", "ok.mp4"])
     job_engine = start_engine(concurrency=1)
     slow = batch.videos[0]
     wait_for(lambda: job_engine.running_videos() == [slow.id], timeout=30)
     cancelled_at = time.monotonic()
-    queue.cancel_video(slow.id)
+    actions.cancel_video(slow.id)
     job_engine.wake()
     wait_for(lambda: slow.id not in job_engine.running_videos(), timeout=5)
     assert time.monotonic() - cancelled_at < 2.0
@@ -222,21 +227,21 @@ def test_workers_exit_with_the_server(start_engine: StartEngine, make_batch: Mak
 
 
 def test_a_video_cancelled_and_retried_at_once_runs_once(
-    start_engine: StartEngine, make_batch: MakeBatch, queue: JobQueue
+    actions: UserActions, start_engine: StartEngine, make_batch: MakeBatch, queue: JobQueue
 ) -> None:
     batch = make_batch(["sleep-60.mp4"])
     video_id = batch.videos[0].id
     job_engine = start_engine(concurrency=2)
     wait_for(lambda: job_engine.running_videos() == [video_id], timeout=30)
-    first_pid = next(s.process.pid for s in job_engine._slots if s.claim)
+    first_pid = next(s.process.pid for s in job_engine._slots if s.attempt)
     # Within one heartbeat, before the engine has seen the cancel.
-    queue.cancel_video(video_id)
-    queue.retry_video(video_id)
+    actions.cancel_video(video_id)
+    actions.retry_video(video_id)
     job_engine.wake()
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         assert job_engine.running_videos().count(video_id) <= 1
         time.sleep(0.05)
     assert job_engine.running_videos() == [video_id]
-    running = [s.process.pid for s in job_engine._slots if s.claim]
+    running = [s.process.pid for s in job_engine._slots if s.attempt]
     assert running and first_pid not in running  # the cancelled run was stopped

@@ -26,7 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from storyteller.config import Settings
-from storyteller.jobs.work import Job, JobProgress, JobResult
+from storyteller.jobs.attempt import Attempt, Result
+from storyteller.jobs.work import JobProgress
 from tests.databases import DEFAULT_POSTGRES_URL
 from tests.jobs.scripted import scripted
 from tests.service.server import free_port
@@ -36,7 +37,7 @@ from tests.service.server import free_port
 PULSING = "tests.service.cluster:pulsing"
 
 
-def pulsing(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
+def pulsing(job: Attempt, settings: Settings, progress: JobProgress) -> Result:
     pulse = settings.data_dir / "pulse" / job.video_id
     pulse.parent.mkdir(parents=True, exist_ok=True)
     pulse.touch()

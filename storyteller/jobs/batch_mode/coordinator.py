@@ -1,20 +1,4 @@
-"""Gemini Batch Mode for `low` priority videos: half price, answers within hours.
-
-A worker does the pipeline as usual but, instead of asking Gemini, hands back the request
-it would have sent (`prepare_batch_request`). The supervisor keeps it in the database
-(`JobQueue.defer_to_batch`): the video stays `processing`, stage `batch`, under its claim.
-The coordinator, a thread beside the supervisor, gathers the waiting requests into groups
-(`gemini_batch_size` of them, within `gemini_batch_max_mb`, or fewer once the oldest has
-waited `gemini_batch_gather_s`), sends each group as one Batch Mode job, polls the jobs
-every `gemini_batch_poll_s`, and reads each answer as the gemini teller reads its own: a
-story that meets the contract (after repair) completes its video at the Batch Mode price;
-an error, an unfinished answer or a story broken beyond repair (asked again with what was
-wrong) goes in a later group as the video's next attempt, until its attempts run out. A
-job that fails, expires, is cancelled or outlives `gemini_batch_max_wait_h` sends its
-requests again the same way. Everything is in the database, so a restarted server goes
-on polling the jobs it had sent; a cancelled video's request is dropped, and so is its
-video on the Files API.
-"""
+"""The Batch Mode coordinator: the engine's "later" hook, and the thread that sends and polls."""
 
 from __future__ import annotations
 
@@ -25,11 +9,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from sqlalchemy import Engine
+
 from storyteller.config import Settings
 from storyteller.db.models import BatchItemState, ErrorCause
 from storyteller.db.types import utcnow
-from storyteller.jobs.queue import BatchItem, Claim, JobQueue, Outcome, Spent
-from storyteller.jobs.work import Job, JobProgress, JobResult
+from storyteller.jobs.attempt import Attempt, Result, Usage
+from storyteller.jobs.batch_mode.items import BatchItem, BatchItems, dropper
+from storyteller.jobs.batch_mode.request import JOB
+from storyteller.jobs.queue import JobQueue
 from storyteller.pipeline.evidence import dateline_season
 from storyteller.story.rules import StoryRules
 from storyteller.tellers.base import TellerError
@@ -38,70 +26,52 @@ from storyteller.tellers.gemini_batch import (
     ENDED_WITHOUT_ANSWERS,
     BatchModeClient,
     ItemFailed,
+    in_batch_mode,
     read_answer,
     reask_request,
 )
 from storyteller.tellers.pricing import cost_usd
-from storyteller.tellers.remote import Usage, check_answer
+from storyteller.tellers.registry import with_model
+from storyteller.tellers.remote import Usage as Tokens
+from storyteller.tellers.remote import check_answer
 
 log = logging.getLogger(__name__)
 
 TELLER = "gemini"
 
 
-# --- in the worker -----------------------------------------------------------------------
-
-
-def prepare_batch_request(job: Job, settings: Settings, progress: JobProgress) -> JobResult:
-    """The evidence of the video and the request to send for it in a Batch Mode job (a large
-    video uploaded through the Files API first), or the reason there is none."""
-    from storyteller.pipeline.cache import analysis_fingerprint
-    from storyteller.pipeline.run import OverallProgress, StageFailed, gather_evidence
-    from storyteller.pipeline.stage import VideoRejected
-    from storyteller.tellers.gemini import GeminiTeller
-    from storyteller.tellers.gemini_batch import batch_request
-
-    assert job.path is not None  # tell_job has the file at hand before it comes here
-    try:
-        teller = GeminiTeller(settings)
-        evidence = gather_evidence(
-            job.path,
-            settings,
-            name=job.name,
-            progress=OverallProgress(lambda fraction, stage: progress(stage, fraction)),
-        )
-        rules = StoryRules.from_settings(settings)
-        prepared = batch_request(teller, evidence, job.path, seed=job.seed, rules=rules)
-    except VideoRejected as exc:
-        return JobResult.failure(exc.reason, exc.code, cause=ErrorCause.VIDEO, retryable=False)
-    except (StageFailed, TellerError) as exc:
-        return JobResult.failure(exc.reason, exc.code, retryable=True)
-    except (OSError, ValueError) as exc:
-        return JobResult.failure(f"{job.name}: {exc}", "unreadable", retryable=True)
-    return JobResult(
-        evidence=evidence,
-        evidence_fingerprint=analysis_fingerprint(settings),
-        model=prepared.model,
-        batch_request=prepared.as_dict(),
-    )
-
-
-# --- in the server -----------------------------------------------------------------------
+def later_hook(
+    settings: Settings,
+    db: Engine,
+    queue: JobQueue,
+    *,
+    on_change: Callable[[list[str]], None] | None = None,
+) -> BatchCoordinator | None:
+    """The engine's "later" hook when Batch Mode is on, or when requests of an earlier
+    run still wait for their answers; None otherwise."""
+    items = BatchItems(db, queue)
+    if settings.gemini_batch_mode or items.any():
+        return BatchCoordinator(settings, items, on_change=on_change)
+    return None
 
 
 class BatchCoordinator:
     """Sends the waiting requests as Batch Mode jobs and records their answers (see the
-    module). One thread; the engine's supervisor hands it requests through `defer`."""
+    package). One thread; the engine's supervisor hands it requests through `defer`."""
+
+    # The job function of the attempts it takes (the engine's "later" hook contract).
+    job = JOB
 
     def __init__(
         self,
         settings: Settings,
-        queue: JobQueue,
+        items: BatchItems,
         *,
         on_change: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.queue = queue
+        self.items = items
+        self.queue = items.queue
         self.on_change = on_change or (lambda video_ids: None)
         self._client: BatchModeClient | None = None
         self._orphan_files: list[str] = []
@@ -130,20 +100,18 @@ class BatchCoordinator:
     def wake(self) -> None:
         self._wake.set()
 
-    def defer(self, claim: Claim, result: JobResult) -> None:
-        """Keep a worker's request (`result.batch_request`) for a Batch Mode job."""
-        request = result.batch_request or {}
-        file_name = request.get("file_name")
-        kept = self.queue.defer_to_batch(
-            claim,
-            model=request["model"],
-            request=request["request"],
-            file_name=file_name,
-            evidence=result.evidence,
-            evidence_fingerprint=result.evidence_fingerprint,
-        )
-        if kept:
-            self.on_change([claim.video_id])
+    def takes(self, attempt: Attempt) -> bool:
+        """Whether the attempt's story is for Batch Mode to write (low priority, gemini)."""
+        settings = self.settings
+        if attempt.model and attempt.teller == TELLER:
+            settings = with_model(settings, attempt.teller, attempt.model)
+        return in_batch_mode(settings, attempt.teller, attempt.priority.value)
+
+    def defer(self, attempt: Attempt, result: Result) -> None:
+        """Keep a worker's request (`result.later`) for a Batch Mode job."""
+        file_name = (result.later or {}).get("file_name")
+        if self.items.add(attempt, result):
+            self.on_change([attempt.video_id])
         elif file_name:
             with self._lock:
                 self._orphan_files.append(file_name)
@@ -182,7 +150,7 @@ class BatchCoordinator:
         return self._client
 
     def _drop_stale(self, client: BatchModeClient) -> None:
-        dropped = self.queue.drop_stale_batch_items()
+        dropped = self.items.drop_stale()
         with self._lock:
             files, self._orphan_files = self._orphan_files, []
         files += [file_name for _, file_name in dropped if file_name]
@@ -198,7 +166,7 @@ class BatchCoordinator:
         limit = settings.gemini_batch_max_mb * 1_000_000
         gather = dt.timedelta(seconds=settings.gemini_batch_gather_s)
         by_model: dict[str, list[BatchItem]] = defaultdict(list)
-        for item in self.queue.batch_items(state=BatchItemState.WAITING):
+        for item in self.items.listed(state=BatchItemState.WAITING):
             by_model[item.model].append(item)
         now = utcnow()
         for model, items in by_model.items():
@@ -228,15 +196,15 @@ class BatchCoordinator:
             for item in group:
                 self._try_again(item, f"Gemini Batch Mode refused the job: {exc.reason}")
             return
-        self.queue.mark_batch_submitted([item.id for item in group], name)
+        self.items.mark_submitted([item.id for item in group], name)
         log.info("Batch Mode: sent %d requests to %s as %s", len(group), model, name)
 
     # --- answers ---------------------------------------------------------------------
 
     def _poll(self, client: BatchModeClient) -> None:
         max_wait = dt.timedelta(hours=self.settings.gemini_batch_max_wait_h)
-        for name, sent_at in self.queue.submitted_batch_jobs():
-            items = self.queue.batch_items(state=BatchItemState.SUBMITTED, remote_name=name)
+        for name, sent_at in self.items.submitted_jobs():
+            items = self.items.listed(state=BatchItemState.SUBMITTED, remote_name=name)
             if not items:
                 continue
             try:
@@ -266,7 +234,7 @@ class BatchCoordinator:
         except ItemFailed as exc:
             self._try_again(item, exc.reason, code=exc.code, usage=exc.usage, final=not exc.retry)
             return
-        loaded = self.queue.batch_item_evidence(item)
+        loaded = self.items.evidence(item)
         if loaded is None:
             self._try_again(
                 item, "the evidence of the video is gone", usage=reply.usage, final=True
@@ -285,24 +253,19 @@ class BatchCoordinator:
                 ),
             )
             return
-        spent = self._spent(item, reply.usage)
         self._delete_file(item)
         kept = self.queue.complete(
-            item.claim,
-            Outcome(
+            item.attempt,
+            Result(
                 story=story,
                 evidence=evidence,
                 evidence_fingerprint=fingerprint,
-                teller=TELLER,
-                model=item.model,
-                tokens_in=spent.tokens_in,
-                tokens_out=spent.tokens_out,
-                cost_usd=spent.cost_usd,
+                usage=self._spent(item, reply.usage),
             ),
-            batch_item_id=item.id,
+            also=dropper(item.id),
         )
         if kept:
-            self.on_change([item.claim.video_id])
+            self.on_change([item.attempt.video_id])
 
     def _try_again(
         self,
@@ -310,15 +273,15 @@ class BatchCoordinator:
         reason: str,
         *,
         code: str = "batch_failed",
-        usage: Usage | None = None,
+        usage: Tokens | None = None,
         request: str | None = None,
         final: bool = False,
     ) -> None:
         """Send the item again in a later job as its video's next attempt; fail the video
         when it is out of attempts or when sending again cannot help."""
-        usage = usage or Usage()
+        usage = usage or Tokens()
         if not final:
-            again = self.queue.resubmit_batch_item(
+            again = self.items.resubmit(
                 item,
                 reason=reason,
                 request=request,
@@ -329,34 +292,36 @@ class BatchCoordinator:
                 self._end(item)
                 return
             if again:
-                log.info("Batch Mode: %s goes again: %s", item.claim.video_id, reason)
-                self.on_change([item.claim.video_id])
+                log.info("Batch Mode: %s goes again: %s", item.attempt.video_id, reason)
+                self.on_change([item.attempt.video_id])
                 return
-            reason = f"{reason} (tried {item.claim.attempt} times)"
+            reason = f"{reason} (tried {item.attempt.number} times)"
         self._delete_file(item)
         status = self.queue.fail(
-            item.claim,
-            reason=reason,
-            code=code,
-            cause=ErrorCause.SERVICE,
-            retryable=False,
-            batch_item_id=item.id,
-            spent=self._spent(item, usage),
+            item.attempt,
+            Result.failed(
+                reason,
+                code,
+                cause=ErrorCause.SERVICE,
+                retryable=False,
+                usage=self._spent(item, usage),
+            ),
+            also=dropper(item.id),
         )
         if status is not None:
-            self.on_change([item.claim.video_id])
+            self.on_change([item.attempt.video_id])
 
-    def _spent(self, item: BatchItem, usage: Usage) -> Spent:
+    def _spent(self, item: BatchItem, usage: Tokens) -> Usage:
         """Every token the item's tries took, this answer's included, at the batch price."""
         tokens_in = item.tokens_in + usage.tokens_in
         tokens_out = item.tokens_out + usage.tokens_out
         dollars = cost_usd(self.settings, TELLER, item.model, tokens_in, tokens_out, batch=True)
-        return Spent(TELLER, item.model, tokens_in, tokens_out, dollars)
+        return Usage(TELLER, item.model, tokens_in, tokens_out, dollars)
 
     def _end(self, item: BatchItem) -> None:
         """Forget an item whose video went on without it (cancelled)."""
         self._delete_file(item)
-        self.queue.drop_batch_item(item.id)
+        self.items.drop(item.id)
 
     def _delete_file(self, item: BatchItem) -> None:
         # Before the video ends: whoever sees it ended sees no file left behind.

@@ -246,7 +246,7 @@ def worker(
     from sqlalchemy.exc import OperationalError
 
     from storyteller.db.migrate import MigrationError
-    from storyteller.jobs.queue import parse_queues
+    from storyteller.jobs.priorities import parse_queues
     from storyteller.jobs.work import DEFAULT_JOB
     from storyteller.jobs.worker import Worker, WorkerRefused
 

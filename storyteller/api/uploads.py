@@ -23,7 +23,7 @@ from storyteller.api.services import Services, services
 from storyteller.api.views import UploadAnswer, UploadedVideo, seed_status
 from storyteller.db import crud
 from storyteller.db.models import Priority
-from storyteller.jobs.queue import parse_priority
+from storyteller.jobs.priorities import parse_priority
 from storyteller.storage.objects import StorageError
 from storyteller.storage.sniff import NotAVideo, check_video
 from storyteller.tellers.registry import configured_model, has_models, teller_names

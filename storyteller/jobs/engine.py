@@ -25,7 +25,6 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import signal
 import socket
 import threading
 import time
@@ -42,8 +41,9 @@ from storyteller.db.models import ErrorCause, VideoStatus
 from storyteller.db.types import utcnow
 from storyteller.jobs.attempt import Attempt, Result
 from storyteller.jobs.budget import Budget
+from storyteller.jobs.job_process import worker_main
 from storyteller.jobs.queue import JobQueue, new_worker_id
-from storyteller.jobs.work import DEFAULT_JOB, resolve_job
+from storyteller.jobs.work import DEFAULT_JOB
 from storyteller.storage.objects import check_key, video_store
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,6 @@ _LIVE_WORKER_IDS: set[str] = set()
 
 # How often running videos are heartbeated (with their progress) and checked for cancels.
 HEARTBEAT_EVERY_S = 1.0
-# A worker sends progress at most this often; the supervisor keeps only the latest.
-PROGRESS_EVERY_S = 0.25
-# How much lower workers run than the server (Unix nice levels; higher is lower).
-WORKER_NICENESS = 10
 # A worker that sends nothing (no progress, no result) this long is taken to be stuck.
 WORKER_SILENCE_S = 300.0
 # Finished stories the database refuses this many times in a row are let go (their
@@ -88,63 +84,6 @@ class Later(Protocol):
 def recovery_every_s(settings: Settings) -> float:
     """How often the supervisor looks for videos whose worker went silent or died."""
     return min(settings.heartbeat_timeout_s / 4, RECOVERY_EVERY_MAX_S)
-
-
-# --- the worker process ------------------------------------------------------
-
-
-def _watch_parent(parent_pid: int) -> None:
-    """Exit when the server process is gone, so no worker outlives a killed server."""
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(0)
-        time.sleep(1.0)
-
-
-def worker_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
-    """A worker process: run the attempts the supervisor sends, one at a time, each with
-    the job function it names."""
-    # Ctrl-C and SIGTERM go to the whole process group; only the supervisor decides
-    # when a worker stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Below the web server: when every core is busy with videos, requests still answer.
-    os.nice(WORKER_NICENESS)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    send_lock = threading.Lock()  # stages report progress from their own threads
-
-    def send(message: tuple[str, Any]) -> None:
-        with send_lock:
-            conn.send(message)
-
-    send(("ready", None))
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        job, attempt = message
-        last_sent = 0.0
-
-        def progress(stage: str, fraction: float, video_id: str = attempt.video_id) -> None:
-            nonlocal last_sent
-            now = time.monotonic()
-            if now - last_sent >= PROGRESS_EVERY_S or fraction >= 1.0:
-                last_sent = now
-                send(("progress", (video_id, stage, fraction)))
-
-        try:
-            result = resolve_job(job)(attempt, settings, progress)
-        except Exception as exc:  # a bug in a stage must fail the video, not the worker
-            log.exception("job for video %s raised", attempt.video_id)
-            result = Result.failed(
-                f"{attempt.name}: unexpected error: {exc.__class__.__name__}: {exc}",
-                "unexpected_error",
-                retryable=True,
-            )
-        send(("done", (attempt.video_id, result)))
 
 
 # --- the supervisor ----------------------------------------------------------

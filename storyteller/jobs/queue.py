@@ -71,31 +71,6 @@ def retry_delay(attempt: int, *, base_s: float = RETRY_BASE_S, max_s: float = RE
     return delay * random.uniform(0.5, 1.0)
 
 
-def parse_priority(value: str | None) -> Priority:
-    """A priority from user input (`high`, `normal`, `low`), or ValueError saying which."""
-    if value is None or value == "":
-        return Priority.NORMAL
-    try:
-        return Priority(value.strip().lower())
-    except ValueError:
-        raise ValueError(
-            f"unknown priority {value!r}; choose one of: {', '.join(p.value for p in Priority)}"
-        ) from None
-
-
-def parse_queues(values: Iterable[str]) -> list[Priority]:
-    """The priorities a worker's `--queue` options name (each may list several, comma-
-    separated): ValueError saying which is unknown. Empty: every priority."""
-    found: list[Priority] = []
-    for value in values:
-        for part in value.split(","):
-            if part.strip():
-                priority = parse_priority(part)
-                if priority not in found:
-                    found.append(priority)
-    return found
-
-
 # The claim's statements, built once (see `JobQueue._claim_some`).
 _PRIORITY_ORDER = list(Priority)
 _VIDEO_TABLE = cast(Table, Video.__table__)

@@ -157,3 +157,22 @@ def test_an_upload_cut_off_by_the_client_leaves_nothing(tmp_path: Path, speech_c
         assert "Traceback" not in server.log.read_text()
     finally:
         stop_cleanly(server)
+
+
+def test_a_video_whose_runs_are_lost_to_restarts_is_not_failed_for_it(
+    server: ServeProcess, speech_clip: Clip
+) -> None:
+    """Three SIGKILLs of the service while the video runs, as many as its attempts: the
+    video was not at fault, so the runs are not charged and it still gets its story."""
+    server.env["MAX_CONCURRENT_JOBS"] = "1"
+    server.start()
+    job_id = upload(server, [("speech.mp4", speech_clip.path)])["jobId"]
+    for _ in range(3):
+        wait_until(lambda: server.job(job_id)["videos"][0]["status"] == "processing", 60)
+        server.kill()
+        server.start()
+    wait_until(lambda: server.job(job_id)["status"] == "completed", 120)
+    [video] = server.job(job_id)["videos"]
+    assert (video["status"], video["error"]) == ("completed", None), video
+    assert video["story"]
+    stop_cleanly(server)

@@ -40,17 +40,11 @@ from storyteller.db.models import AttemptCost, Priority, Video, VideoStatus
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.jobs import states
-from storyteller.jobs.attempt import Attempt, Failure, Result
+from storyteller.jobs.attempt import Attempt, Result
 
 # Retry backoff: the first retry after about RETRY_BASE_S, doubling, at most RETRY_MAX_S.
 RETRY_BASE_S = 5.0
 RETRY_MAX_S = 300.0
-# A video whose runs were lost this many times to a stopped service fails all the same:
-# something in it may be what stops the service.
-MAX_INTERRUPTIONS = 10
-
-STALLED_REASON = "the worker processing this video stopped answering"
-INTERRUPTED_REASON = "the service stopped while this video ran"
 # The stage of a video whose result comes later (Gemini Batch Mode): it has no worker to
 # heartbeat it, so it is never taken for stalled.
 LATER_STAGE = "batch"
@@ -395,14 +389,13 @@ class JobQueue:
         provider is kept for the budgets, with the failure. Returns the video's new
         status, or None when the claim was no longer this worker's. `also`: as in
         `complete`."""
-        failure = result.why
         with self._sessions.begin() as session:
             if also is not None:
                 also(session)
             video = self._locked(session, attempt)
             if video is None:
                 return None
-            usage = result.usage
+            failure, usage = result.why, result.usage
             if usage is not None and usage.spent:
                 session.add(
                     AttemptCost(
@@ -415,18 +408,14 @@ class JobQueue:
                         cost_usd=usage.cost_usd,
                     )
                 )
-            if failure.retryable and states.attempts_left(video):
-                states.record_error(video, failure)
-                states.back_to_queue(
-                    video,
-                    delay_s=retry_delay(
-                        video.attempts, base_s=self.retry_base_s, max_s=self.retry_max_s
-                    ),
-                )
-            elif crud.current_story(session, video_id=video.id) is not None:
-                states.earlier_story_kept(video, failure)
-            else:
-                states.failed(video, failure)
+            states.attempt_failed(
+                video,
+                failure,
+                retry_in_s=retry_delay(
+                    video.attempts, base_s=self.retry_base_s, max_s=self.retry_max_s
+                ),
+                has_story=crud.current_story(session, video_id=video.id) is not None,
+            )
             session.flush()
             crud.settle_batch(session.connection(), batch_id=video.batch_id)
             return video.status
@@ -506,9 +495,9 @@ class JobQueue:
         with self._sessions.begin() as session:
             for video in session.scalars(stmt):
                 if video.claimed_by in dead:
-                    _interrupted(video)
+                    states.interrupted(video)
                 else:
-                    _stalled(video)
+                    states.stalled(video)
                 session.flush()
                 crud.settle_batch(session.connection(), batch_id=video.batch_id)
                 recovered.append(video.id)
@@ -523,23 +512,3 @@ class JobQueue:
                 .distinct()
             )
             return [worker for worker in session.scalars(stmt) if worker]
-
-
-def _interrupted(video: Video) -> None:
-    video.interruptions += 1
-    if video.interruptions <= MAX_INTERRUPTIONS:
-        states.record_error(video, Failure(INTERRUPTED_REASON, "interrupted"))
-        states.back_to_queue(video)
-        return
-    states.failed(
-        video,
-        Failure(f"{INTERRUPTED_REASON} ({video.interruptions} times)", "worker_lost"),
-    )
-
-
-def _stalled(video: Video) -> None:
-    if states.attempts_left(video):
-        states.record_error(video, Failure(STALLED_REASON, "worker_lost"))
-        states.back_to_queue(video)
-        return
-    states.failed(video, Failure(f"{STALLED_REASON} (tried {video.attempts} times)", "worker_lost"))

@@ -16,6 +16,11 @@ from storyteller.db.types import utcnow
 from storyteller.jobs.attempt import Failure
 
 CANCELLED_REASON = "cancelled by a user"
+STALLED_REASON = "the worker processing this video stopped answering"
+INTERRUPTED_REASON = "the service stopped while this video ran"
+# A video whose runs were lost this many times to a stopped service fails all the same:
+# something in it may be what stops the service.
+MAX_INTERRUPTIONS = 10
 
 
 def attempts_left(video: Video) -> bool:
@@ -59,6 +64,18 @@ def given_back(
     video.wait_reason = reason
 
 
+def attempt_failed(video: Video, failure: Failure, *, retry_in_s: float, has_story: bool) -> None:
+    """An attempt that wrote no story: queued again after `retry_in_s` when trying again
+    may help and attempts are left; else failed, or back to the story it had."""
+    if failure.retryable and attempts_left(video):
+        record_error(video, failure)
+        back_to_queue(video, delay_s=retry_in_s)
+    elif has_story:
+        earlier_story_kept(video, failure)
+    else:
+        failed(video, failure)
+
+
 def failed(video: Video, failure: Failure) -> None:
     """Ended without a story."""
     record_error(video, failure)
@@ -100,3 +117,25 @@ def record_error(video: Video, failure: Failure) -> None:
     video.error = failure.reason
     video.error_code = failure.code
     video.error_cause = failure.cause
+
+
+def interrupted(video: Video) -> None:
+    """Its run was lost to a stopped service: queued again, not charged as an attempt."""
+    video.interruptions += 1
+    if video.interruptions <= MAX_INTERRUPTIONS:
+        record_error(video, Failure(INTERRUPTED_REASON, "interrupted"))
+        back_to_queue(video)
+        return
+    failed(
+        video,
+        Failure(f"{INTERRUPTED_REASON} ({video.interruptions} times)", "worker_lost"),
+    )
+
+
+def stalled(video: Video) -> None:
+    """Its worker went silent while the service went on: the attempt is charged."""
+    if attempts_left(video):
+        record_error(video, Failure(STALLED_REASON, "worker_lost"))
+        back_to_queue(video)
+        return
+    failed(video, Failure(f"{STALLED_REASON} (tried {video.attempts} times)", "worker_lost"))

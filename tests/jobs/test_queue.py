@@ -16,7 +16,8 @@ from storyteller.db.types import utcnow
 from storyteller.jobs.actions import NotFound, UserActions, WrongState
 from storyteller.jobs.attempt import Result
 from storyteller.jobs.priorities import parse_priority, parse_queues
-from storyteller.jobs.queue import STALLED_REASON, JobQueue, retry_delay
+from storyteller.jobs.queue import JobQueue, retry_delay
+from storyteller.jobs.states import STALLED_REASON
 from tests.jobs.conftest import MakeBatch, batch_status, fresh
 from tests.jobs.scripted import a_story
 

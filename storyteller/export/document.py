@@ -32,6 +32,11 @@ def clean(text: str) -> str:
     return _UNSAFE.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
 
 
+def clean_lines(text: str) -> str:
+    """`text` without control characters but its line breaks (a story's whole text)."""
+    return "\n".join(clean(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
 @dataclass(frozen=True)
 class StoryVersion:
     """One version of a video's story, as written."""
@@ -46,6 +51,7 @@ class StoryVersion:
     date: dt.date
     paragraphs: tuple[str, ...]
     disclaimer: str
+    text: str  # the whole story as users read it, as stored
     created_at: dt.datetime
     tokens_in: int | None
     tokens_out: int | None
@@ -54,11 +60,6 @@ class StoryVersion:
     @property
     def dateline(self) -> str:
         return format_dateline(self.place, self.region, self.date)
-
-    @property
-    def text(self) -> str:
-        """The story as users read it (the contract's plain text)."""
-        return "\n\n".join([f'"{self.title}"', self.dateline, *self.paragraphs, self.disclaimer])
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,7 @@ def _video(video: Video, spent: list[AttemptCost], cache: EvidenceCache) -> Vide
                 date=story.date,
                 paragraphs=tuple(clean(p) for p in story.paragraphs),
                 disclaimer=clean(story.disclaimer),
+                text=clean_lines(story.text),
                 created_at=story.created_at,
                 tokens_in=story.tokens_in,
                 tokens_out=story.tokens_out,

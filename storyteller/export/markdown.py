@@ -34,7 +34,8 @@ def render_video(video: VideoDocument) -> list[str]:
     story = video.story
     if story is None:
         return [*lines, _status_line(video), ""]
-    lines += [f"### {escape(f'"{story.title}"')}", "", f"**{escape(story.dateline)}**", ""]
+    headline = escape(f'"{story.title}"')
+    lines += [f"### {headline}", "", f"**{escape(story.dateline)}**", ""]
     for paragraph in story.paragraphs:
         lines += [escape(paragraph), ""]
     lines += [f"*{escape(story.disclaimer)}*", ""]

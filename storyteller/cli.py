@@ -585,12 +585,14 @@ def export(
 def _file_name(disposition: str) -> str | None:
     """The file name of a Content-Disposition header (RFC 6266's `filename*` first), kept
     to its last part so that it can only name a file in the current folder."""
-    from email.message import Message
+    import re
+    from urllib.parse import unquote
 
-    message = Message()
-    message["content-disposition"] = disposition
-    name = message.get_filename()
-    return Path(name).name if name else None
+    exact = re.search(r"filename\*=UTF-8''([^;\s]+)", disposition, flags=re.IGNORECASE)
+    plain = re.search(r'filename="([^"]*)"', disposition)
+    name = unquote(exact.group(1)) if exact else plain.group(1) if plain else ""
+    name = Path(name.replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else None
 
 
 @app.command()

@@ -45,10 +45,12 @@ AppendixQuery = Annotated[
 def content_disposition(file_name: str) -> str:
     """`attachment` with an ASCII `filename` every client reads and, for any other name,
     the exact one as RFC 6266's `filename*` (UTF-8, percent-encoded)."""
-    fallback = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
-    fallback = re.sub(r'[^\w.\- ]+|["\\]', "_", fallback).strip(" ._") or "export"
-    if "." not in fallback and "." in file_name:
-        fallback += "." + file_name.rsplit(".", 1)[1]
+    stem, dot, extension = file_name.rpartition(".")
+    if not dot:
+        stem, extension = file_name, ""
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    ascii_stem = re.sub(r"[^\w.\- ]+", "_", ascii_stem).strip(" ._") or "export"
+    fallback = f"{ascii_stem}.{extension}" if extension else ascii_stem
     header = f'attachment; filename="{fallback}"'
     if fallback != file_name:
         header += f"; filename*=UTF-8''{quote(file_name, safe='')}"

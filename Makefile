@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/tellers.py
 	$(BIN)/python bench/workers.py
+	$(BIN)/python bench/exports.py
 
 # The README's screenshots, taken by the page's tests in Chromium.
 screenshots: install browser

@@ -158,11 +158,16 @@ class StoredBatch:
     keyframe: bytes = b""
 
 
-def keyframe_jpeg() -> bytes:
+def keyframe_jpeg(number: int = 0) -> bytes:
+    """A 640x360 picture: a grey sky over snow, a red ROAD CLOSED sign, and `number`."""
     picture = np.zeros((360, 640, 3), np.uint8)
-    picture[:] = (235, 240, 245)
-    picture[200:, :] = (250, 250, 250)
-    cv2.putText(picture, "ROAD CLOSED", (140, 190), cv2.FONT_HERSHEY_SIMPLEX, 2, (20, 20, 160), 4)
+    picture[:] = (200, 190, 180)
+    picture[230:, :] = (250, 250, 250)
+    cv2.rectangle(picture, (120, 120), (520, 230), (40, 40, 190), -1)
+    cv2.putText(
+        picture, "ROAD CLOSED", (140, 195), cv2.FONT_HERSHEY_SIMPLEX, 1.9, (255, 255, 255), 4
+    )
+    cv2.putText(picture, f"#{number}", (20, 340), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (90, 90, 90), 2)
     ok, encoded = cv2.imencode(".jpg", picture)
     assert ok
     return encoded.tobytes()
@@ -236,7 +241,9 @@ def store_batch(
                     session.add(record)
                     folder = EvidenceCache(settings).keyframe_dir(digest)
                     folder.mkdir(parents=True, exist_ok=True)
-                    (folder / "scene-000.jpg").write_bytes(jpeg)
+                    (folder / "scene-000.jpg").write_bytes(
+                        keyframe_jpeg(position) if position else jpeg
+                    )
                 video = Video(
                     batch_id=batch.id,
                     position=position,

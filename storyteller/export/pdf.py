@@ -55,13 +55,14 @@ def _fonts(*texts: str) -> list[str]:
     return [SERIF, f"Noto Sans CJK {region}"]
 
 
-def _video(video: VideoDocument, keyframe: str | None) -> dict[str, Any]:
+def _video(video: VideoDocument, keyframe: str | None, number: int, count: int) -> dict[str, Any]:
     story = video.story
     return {
         "name": video.name,
+        "kicker": f"{video.name} · {number} of {count}" if count > 1 else video.name,
         "status": video.status,
         "reason": video.reason,
-        "headline": f"“{story.title}”" if story else video.name,
+        "headline": f"“{story.title}”" if story else f"{video.name} — {video.status}",
         "keyframe": keyframe,
         "caption": (
             f"{video.name} — scene {video.keyframe.scene + 1} at {clock(video.keyframe.at_s)}"
@@ -100,7 +101,7 @@ def render(batch: BatchDocument, *, appendix: bool = False) -> bytes:
             if video.keyframe is not None:
                 keyframe = f"keyframe-{number:05d}.jpg"  # our name, never the user's
                 (root / keyframe).write_bytes(video.keyframe.jpeg)
-            videos.append(_video(video, keyframe))
+            videos.append(_video(video, keyframe, number + 1, len(batch.videos)))
         data = {
             "title": batch.title,
             "summary": f"{told} of {len(batch.videos)} videos have a story · "

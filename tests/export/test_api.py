@@ -45,9 +45,11 @@ async def test_the_pdf_holds_every_story_failure_and_reason(exported: Exported) 
     assert answer.headers["content-type"] == "application/pdf"
     reader = pypdf.PdfReader(io.BytesIO(answer.content))
     pages = [page.extract_text() for page in reader.pages]
-    # A contents page, then a page (at least) per video.
-    assert len(pages) >= 1 + len(BATCH)
-    assert "Contents" in pages[0]
+    # The contents, then a page per video (the first beside the contents).
+    assert len(pages) == len(BATCH)
+    assert squeeze("IN THIS BATCH") in squeeze(pages[0])
+    for number, video in enumerate(BATCH, 1):
+        assert squeeze(f"{video.name.split(chr(7))[0]}") in squeeze(pages[number - 1])
     whole = squeeze("\n".join(pages))
     for story in current_stories():
         for line in every_line(story):
@@ -58,7 +60,7 @@ async def test_the_pdf_holds_every_story_failure_and_reason(exported: Exported) 
     # Typst markup in a title is printed as it is, not obeyed.
     assert squeeze(MARKUP_TITLE) in whole
     # The keyframe is in it: an image on the snow story's page.
-    snow_page = next(n for n in range(1, len(pages)) if SNOW.title in pages[n])
+    snow_page = 0  # the lead story, under the contents
     assert reader.pages[snow_page].images, "no keyframe on the snow story's page"
     # Every font is embedded (nothing left to the reader's machine).
     for page in reader.pages:

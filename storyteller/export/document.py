@@ -306,9 +306,11 @@ def _keyframe(evidence: Evidence, cache: EvidenceCache) -> Keyframe | None:
         return None
     path = cache.keyframe_dir(evidence.content_hash) / scene.keyframe
     try:
-        return Keyframe(scene.index, scene.keyframe_s, path.read_bytes())
+        jpeg = path.read_bytes()
     except OSError:
         return None
+    # A damaged file must not stop the document: it goes without the picture.
+    return Keyframe(scene.index, scene.keyframe_s, jpeg) if jpeg[:3] == b"\xff\xd8\xff" else None
 
 
 def clock(seconds: float) -> str:

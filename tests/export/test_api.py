@@ -16,6 +16,7 @@ import pypdf
 import pytest
 from markdown_it import MarkdownIt
 
+from storyteller.config import Settings
 from storyteller.export.record import schema
 from tests.export.conftest import (
     BATCH,
@@ -265,3 +266,19 @@ async def test_unknown_formats_and_ids_are_refused(exported: Exported) -> None:
     assert answer.status_code == 404 and answer.json() == {"error": "no job with that id"}
     answer = await client.get("/api/videos/no-such-video/export", params={"format": "pdf"})
     assert answer.status_code == 404 and answer.json() == {"error": "no video with that id"}
+
+
+async def test_a_missing_or_damaged_keyframe_leaves_the_picture_out(
+    exported: Exported, settings: Settings
+) -> None:
+    client, batch = exported
+    keyframes = sorted((settings.cache_dir / "keyframes").glob("*/scene-000.jpg"))
+    assert len(keyframes) == 1
+    keyframes[0].write_bytes(b"not a JPEG at all")
+    answer = await _get(client, f"/api/videos/{batch.video_ids[0]}/export", format="pdf")
+    reader = pypdf.PdfReader(io.BytesIO(answer.content))
+    assert not reader.pages[0].images
+    assert squeeze(SNOW.title) in squeeze(reader.pages[0].extract_text())
+    keyframes[0].unlink()
+    answer = await _get(client, f"/api/videos/{batch.video_ids[0]}/export", format="docx")
+    assert len(docx.Document(io.BytesIO(answer.content)).inline_shapes) == 0

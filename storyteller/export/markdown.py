@@ -10,8 +10,9 @@ import re
 
 from storyteller.export.document import BatchDocument, VideoDocument
 
-# Inline syntax anywhere in a line; `&` would start an entity, `<` a tag or autolink.
-_INLINE = re.compile(r"([\\`*_{}\[\]<>()!|~&#])")
+# Inline syntax anywhere in a line; `&` would start an entity, `<` a tag or autolink, `$`
+# maths where the flavour has it (GitHub).
+_INLINE = re.compile(r"([\\`*_{}\[\]<>()!|~&#$])")
 # What only counts at the start of a line: a heading, quote, list item or rule.
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
 

@@ -39,10 +39,12 @@ bench: install
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/tellers.py
 	$(BIN)/python bench/workers.py
+	$(BIN)/python bench/exports.py
 
-# The README's screenshots, taken by the page's tests in Chromium.
+# The README's screenshots, taken by the page's tests in Chromium, and the first page of
+# an exported PDF (poppler-utils' pdftoppm).
 screenshots: install browser
-	STORYTELLER_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web
+	STORYTELLER_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web tests/export/test_pdf_page.py
 
 lint: install
 	$(BIN)/ruff check storyteller tests bench

@@ -180,6 +180,7 @@ async function showJob(jobId) {
     return;
   }
   $("#download").href = `/api/job/${job.id}/stories.zip`;
+  exportLinks($("#download-as"), `/api/job/${encodeURIComponent(job.id)}/export`);
   render();
   watch();
 }
@@ -215,6 +216,14 @@ function render() {
   $("#retry-all").disabled = !job.videos.some((v) => v.status === "failed");
   $("#cancel-rest").disabled = job.status === "completed";
   $("#download").hidden = !job.videos.some((v) => v.story);
+  $("#download-as").hidden = !job.videos.some((v) => v.story);
+}
+
+// A "Download as" menu: each entry asks the export endpoint at `base` for its format.
+function exportLinks(menu, base) {
+  for (const link of menu.querySelectorAll("a[data-format]")) {
+    link.href = `${base}?format=${link.dataset.format}`;
+  }
 }
 
 function fillCard(card, video) {
@@ -253,6 +262,12 @@ function fillCard(card, video) {
     thumb.src = `/api/videos/${video.id}/keyframes/0`;
   }
   card.querySelector(".copy").hidden = !video.story;
+  const storyMenu = card.querySelector(".story-menu");
+  storyMenu.hidden = !video.story;
+  if (video.story && !storyMenu.dataset.ready) {
+    storyMenu.dataset.ready = "1";
+    exportLinks(storyMenu, `/api/videos/${encodeURIComponent(video.id)}/export`);
+  }
   card.querySelector(".regenerate").hidden = detail !== "completed";
   card.querySelector(".retry").hidden = !(detail === "failed" || detail === "cancelled");
   card.querySelector(".cancel").hidden = !(detail === "pending" || running);

@@ -101,6 +101,18 @@ def test_a_batch_from_upload_to_stories(
     assert json.loads(archive.read("stories.json"))["id"] == job_id
     assert "broken.mp4" in archive.read("stories.md").decode()
 
+    # Download as: the batch as a PDF, and one story as Word, from their menus.
+    page.get_by_text("Download as").click()
+    with page.expect_download() as download_info:
+        page.locator("#download-as").get_by_role("link", name="PDF").click()
+    assert download_info.value.suggested_filename == f"stories-{job_id[:8]}.pdf"
+    assert Path(download_info.value.path()).read_bytes().startswith(b"%PDF")
+    done.get_by_text("Download story").click()
+    with page.expect_download() as download_info:
+        done.get_by_role("link", name="Word (.docx)").click()
+    assert download_info.value.suggested_filename == "speech.docx"
+    expect(failed.get_by_text("Download story")).to_be_hidden()
+
 
 def test_files_that_cannot_be_sent_are_refused_before_the_upload(
     page: Page, tmp_path: Path, speech_clip: Clip

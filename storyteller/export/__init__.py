@@ -1,0 +1,1 @@
+"""Documents out: a batch or one video as PDF, Word, Markdown, JSON, CSV or a ZIP of them."""

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from storyteller.cli import RULE, app
+from storyteller.cli import app
+from storyteller.commands.common import RULE
 from storyteller.config import Settings
 from storyteller.story.rules import StoryRules
 from storyteller.story.validator import validate

@@ -16,7 +16,8 @@ import uvicorn
 from typer.testing import CliRunner
 
 from storyteller.app import create_app
-from storyteller.cli import RULE, app
+from storyteller.cli import app
+from storyteller.commands.common import RULE
 from storyteller.config import Settings
 from tests.jobs.scripted import SCRIPTED
 
@@ -139,3 +140,48 @@ def test_a_server_that_is_not_there_is_exit_2(videos: dict[str, Path]) -> None:
         assert result.exit_code == 2, result.output
         assert f"cannot reach the server at {nowhere}" in result.stderr
         assert "Traceback" not in result.output
+
+
+def test_cancel_retry_regenerate_and_delete_from_the_command_line(
+    server: str, videos: dict[str, Path], tmp_path: Path
+) -> None:
+    slow = tmp_path / "sleep-30.mp4"
+    slow.write_bytes(SOME_BYTES + b"slow")
+    submitted = runner.invoke(
+        app, ["submit", "--server", server, "--json", str(videos["ok.mp4"]), str(slow)]
+    )
+    assert submitted.exit_code == 0, submitted.output
+    upload = json.loads(submitted.stdout)
+    job_id = upload["jobId"]
+    ok_id, slow_id = (video["id"] for video in upload["videos"])
+
+    def job() -> dict:
+        return json.loads(
+            runner.invoke(app, ["status", job_id, "--server", server, "--json"]).stdout
+        )
+
+    cancelled = runner.invoke(app, ["cancel", job_id, "--video", slow_id, "--server", server])
+    assert cancelled.exit_code == 0, cancelled.output
+    assert slow_id in cancelled.stdout and "cancelled" in cancelled.stdout
+    again = runner.invoke(app, ["cancel", job_id, "--video", slow_id, "--server", server])
+    assert again.exit_code == 1
+    assert "already been cancelled" in again.stderr and "409" in again.stderr
+
+    deadline = time.monotonic() + 30
+    while job()["videos"][0]["status"] != "completed":
+        assert time.monotonic() < deadline, job()
+        time.sleep(0.1)
+    rewritten = runner.invoke(app, ["regenerate", job_id, ok_id, "--seed", "7", "--server", server])
+    assert rewritten.exit_code == 0, rewritten.output
+    assert ok_id in rewritten.stdout
+
+    retried = runner.invoke(app, ["retry", job_id, "--server", server])
+    assert retried.exit_code == 0, retried.output
+    assert retried.stdout.strip() == f"job {job_id}: 1 video queued again"
+    assert job()["videos"][1]["status"] == "processing"  # queued: the seed's name for it
+
+    deleted = runner.invoke(app, ["delete", job_id, "--server", server])
+    assert deleted.exit_code == 0, deleted.output
+    assert deleted.stdout.strip() == f"job {job_id}: job deleted with its 2 videos"
+    gone = runner.invoke(app, ["status", job_id, "--server", server])
+    assert gone.exit_code == 1 and "no job with that id" in gone.stderr

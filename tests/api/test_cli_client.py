@@ -5,14 +5,11 @@ name says what its job does)."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from storyteller.app import create_app
@@ -20,6 +17,7 @@ from storyteller.cli import app
 from storyteller.commands.common import RULE
 from storyteller.config import Settings
 from tests.jobs.scripted import SCRIPTED
+from tests.service.server import free_port, served_in_thread
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,31 +26,14 @@ runner = CliRunner()
 SOME_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(4096)  # passes the first-bytes check
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(settings: Settings, database_url: str) -> Iterator[str]:
     """The address of a running server."""
     service = create_app(
         settings.model_copy(update={"database_url": database_url}), start_engine=True, job=SCRIPTED
     )
-    port = free_port()
-    uvicorn_server = uvicorn.Server(
-        uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uvicorn_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(60)
+    with served_in_thread(service) as address:
+        yield address
 
 
 @pytest.fixture

@@ -4,22 +4,19 @@ from the data folder with --local."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docx
 import pypdf
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from storyteller.app import create_app
 from storyteller.cli import app
 from storyteller.config import Settings
-from tests.api.test_cli_client import free_port
 from tests.export.conftest import BATCH, SNOW, StoredBatch, squeeze, store_batch
+from tests.service.server import free_port, served_in_thread
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,19 +36,8 @@ def server(settings: Settings, database_url: str, stored: StoredBatch) -> Iterat
     service = create_app(
         settings.model_copy(update={"database_url": database_url}), start_engine=False
     )
-    port = free_port()
-    uvicorn_server = uvicorn.Server(
-        uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uvicorn_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(30)
+    with served_in_thread(service) as address:
+        yield address
 
 
 def test_export_writes_the_file_the_service_made(

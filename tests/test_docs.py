@@ -39,3 +39,25 @@ def test_readme_starts_with_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     head = readme.split("\n## ", 1)[0]
     assert "make run" in head and "make test" in head
+
+
+def test_every_endpoint_is_in_the_api_doc() -> None:
+    """Each method and path of the OpenAPI schema is named in docs/api.md as `METHOD /path`
+    (path parameters may be written as they are, or shortened to `{...}`)."""
+    from storyteller.app import create_app
+
+    api_doc = (ROOT / "docs" / "api.md").read_text()
+    named = {
+        (method, re.sub(r"\{[^}]*\}", "{}", path.split("?")[0].split("[")[0]))
+        for method, path in re.findall(
+            r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[^\s`]*)", api_doc
+        )
+    }
+    schema = create_app(Settings(_env_file=None, data_dir=ROOT / "build" / "unused")).openapi()  # type: ignore[call-arg]
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if (method.upper(), re.sub(r"\{[^}]*\}", "{}", path)) not in named
+    ]
+    assert not missing, f"endpoints missing from docs/api.md: {missing}"

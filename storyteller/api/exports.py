@@ -7,12 +7,11 @@ import io
 import json
 import re
 import zipfile
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
+from storyteller.api.deps import DatabaseDep
 from storyteller.api.errors import ApiError
-from storyteller.api.services import Services, services
 from storyteller.api.views import job_view
 from storyteller.db import crud
 
@@ -35,10 +34,10 @@ def _file_stem(name: str, taken: set[str]) -> str:
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}}},
 )
-def stories_zip(jobId: str, found: Annotated[Services, Depends(services)]) -> Response:
+def stories_zip(jobId: str, database: DatabaseDep) -> Response:
     """`<video>.txt` for each video with a story, `stories.json` (the job view) and
     `stories.md` (every story under its video's name, failures with their reasons)."""
-    with found.read() as session:
+    with database.read() as session:
         rows = crud.batch_status_rows(session, jobId)
     if rows is None:
         raise ApiError(404, "no job with that id")

@@ -54,14 +54,15 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
 INTERNAL = "internal error: the server could not answer; see its log"
 
 
-class ApiError(Exception):
-    """An error answered as it is: `status`, the `reason` a person can act on, and any
-    headers the client needs (`Tus-Version` on a 412)."""
+class ApiError(StorytellerError):
+    """An error of the HTTP request itself, answered as it is: `status`, the `reason` a
+    person can act on, and any headers the client needs (`Tus-Version` on a 412)."""
+
+    code = "bad_request"
 
     def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.status = status
-        self.reason = reason
         self.headers = headers or {}
 
 
@@ -132,7 +133,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
 
 
 def install(app: FastAPI) -> None:
-    for kind in (ApiError, HTTPException, RequestValidationError, StorytellerError, Exception):
+    for kind in (HTTPException, RequestValidationError, StorytellerError, Exception):
         app.add_exception_handler(kind, _handle)
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from dataclasses import dataclass
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.orm import Session
+from starlette.datastructures import State
 
 from storyteller import __version__
 from storyteller.api import errors, estimate, events, exports, jobs, page, system, tus, uploads
-from storyteller.api.events import EventHub
-from storyteller.api.services import Services
+from storyteller.api.live import Announcer, EventHub
 from storyteller.config import Settings
+from storyteller.db.database import Database
 from storyteller.db.migrate import migrate
 from storyteller.db.notify import (
     DELETED_CHANNEL,
@@ -26,20 +26,20 @@ from storyteller.db.notify import (
     Notifier,
     video_ids,
 )
-from storyteller.db.session import default_database_url, make_engine, make_session_factory
+from storyteller.db.session import default_database_url, make_engine
 from storyteller.jobs.actions import UserActions
 from storyteller.jobs.batch_mode.coordinator import later_hook
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.jobs.work import DEFAULT_JOB
 from storyteller.storage.objects import video_store
+from storyteller.storage.tus import TusStore
 from storyteller.storage.uploads import UploadStore
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-# Partial files untouched this long belong to uploads that died (a killed server).
+# Partial files untouched this long belong to uploads that died on another host (those
+# of this host's dead processes are deleted at once: see `UploadStore.cleanup_partials`).
 STALE_PARTIAL_S = 3600.0
 
 
@@ -54,22 +54,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        hub = EventHub(read=lambda work: _read_with(app.state.services, work))
+        hub = EventHub(read=lambda work: app.state.database.run(work))
         hub.bind(asyncio.get_running_loop())
         app.state.events = hub
-        found = await anyio.to_thread.run_sync(
-            _open, settings, start_engine, job or DEFAULT_JOB, hub
+        running = await anyio.to_thread.run_sync(
+            _open, app.state, settings, start_engine, job or DEFAULT_JOB, hub
         )
-        app.state.services = found
-        if found.engine is not None:
-            await anyio.to_thread.run_sync(found.engine.start)
-        if found.listener is not None:
-            await anyio.to_thread.run_sync(found.listener.start)
+        if running.engine is not None:
+            await anyio.to_thread.run_sync(running.engine.start)
+        if running.listener is not None:
+            await anyio.to_thread.run_sync(running.listener.start)
         try:
             yield
         finally:
             hub.close()
-            await anyio.to_thread.run_sync(_close, found)
+            await anyio.to_thread.run_sync(_close, running, settings)
 
     app = FastAPI(
         title="Video Storyteller",
@@ -77,6 +76,7 @@ def create_app(
         summary="Turns batches of videos into short, grounded, news-style stories.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -91,12 +91,21 @@ def create_app(
     return app
 
 
-def _read_with(found: Services, work: Callable[[Session], T]) -> T:
-    with found.read() as session:
-        return work(session)
+@dataclass
+class _Running:
+    """What runs beside the app and is stopped with it."""
+
+    database: Database
+    engine: EmbeddedEngine | None = None
+    notifier: Notifier | None = None
+    listener: Listener | None = None
 
 
-def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) -> Services:
+def _open(
+    state: State, settings: Settings, start_engine: bool, job: str, hub: EventHub
+) -> _Running:
+    """Migrate, open the stores and start what runs beside the app; what the endpoints
+    reach goes into `state` (see `api/deps.py`)."""
     url = default_database_url(settings)
     migrate(url)
     db = make_engine(url, pool_size=10, max_overflow=30)
@@ -106,47 +115,46 @@ def _open(settings: Settings, start_engine: bool, job: str, events: EventHub) ->
     removed = store.cleanup_partials(STALE_PARTIAL_S)
     if removed:
         log.info("deleted %d partial uploads left by a stopped server", removed)
-    tus.cleanup_expired(store, settings)
+    tus = TusStore(store, expiry_s=settings.tus_expiry_hours * 3600)
+    tus.cleanup_expired()
     queue = JobQueue(db)
-    found = Services(
-        settings=settings,
-        db=db,
-        sessions=make_session_factory(db),
-        store=store,
-        queue=queue,
-        actions=UserActions(db),
-        videos=videos,
-        events=events,
-    )
+    running = _Running(database=Database(db))
     if settings.job_engine == "workers":
         # `storyteller worker`s do the work; changes reach this process's browsers
         # through PostgreSQL, whichever process made them.
-        found.notifier = Notifier(db)
-        found.listener = Listener(
+        running.notifier = Notifier(db)
+        running.listener = Listener(
             url,
             {
-                VIDEOS_CHANNEL: lambda payload: events.changed(video_ids(payload)),
-                DELETED_CHANNEL: events.deleted,
+                VIDEOS_CHANNEL: lambda payload: hub.changed(video_ids(payload)),
+                DELETED_CHANNEL: hub.deleted,
             },
-            on_reconnect=lambda: events.publish("reset", None, {}),
+            on_reconnect=lambda: hub.publish("reset", None, {}),
         )
     elif start_engine:
-        found.engine = EmbeddedEngine(
+        running.engine = EmbeddedEngine(
             settings,
             db,
             job=job,
             queue=queue,
-            on_change=events.changed,
-            later=later_hook(settings, db, queue, on_change=events.changed),
+            on_change=hub.changed,
+            later=later_hook(settings, db, queue, on_change=hub.changed),
         )
-    return found
+    state.database = running.database
+    state.videos = videos
+    state.uploads = store
+    state.tus = tus
+    state.actions = UserActions(db)
+    state.engine = running.engine
+    state.changes = Announcer(hub, engine=running.engine, notifier=running.notifier)
+    return running
 
 
-def _close(found: Services) -> None:
-    if found.engine is not None:
-        found.engine.stop(found.settings.shutdown_grace_s)
-    if found.listener is not None:
-        found.listener.stop()
-    if found.notifier is not None:
-        found.notifier.close()
-    found.db.dispose()
+def _close(running: _Running, settings: Settings) -> None:
+    if running.engine is not None:
+        running.engine.stop(settings.shutdown_grace_s)
+    if running.listener is not None:
+        running.listener.stop()
+    if running.notifier is not None:
+        running.notifier.close()
+    running.database.engine.dispose()

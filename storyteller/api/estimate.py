@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from storyteller.api.services import Services, services
-from storyteller.api.uploads import model_field, priority_field, teller_field
+from storyteller.api.deps import SettingsDep
+from storyteller.batches.choices import Choice
 from storyteller.tellers.estimate import estimate_batch
 from storyteller.tellers.gemini_batch import in_batch_mode
 from storyteller.tellers.registry import with_model
@@ -50,20 +48,19 @@ class EstimateAnswer(BaseModel):
 
 
 @router.post("/api/estimate", response_model=EstimateAnswer, summary="What a batch would cost")
-def estimate(
-    request: EstimateRequest, found: Annotated[Services, Depends(services)]
-) -> EstimateAnswer:
+def estimate(request: EstimateRequest, settings: SettingsDep) -> EstimateAnswer:
     """Tokens, dollars and time for videos of the given lengths with a teller, from the
     prices file; nothing is uploaded. The local teller costs nothing."""
-    teller = teller_field(request.teller, found.settings.default_teller)
-    model = model_field(request.model, teller)
-    priority = priority_field(request.priority)
-    settings = with_model(found.settings, teller, model) if model else found.settings
+    choice = Choice.of(
+        settings, priority=request.priority, teller=request.teller, model=request.model
+    )
+    if choice.model:
+        settings = with_model(settings, choice.teller, choice.model)
     batch = estimate_batch(
         settings,
-        teller,
+        choice.teller,
         [(video.name, video.durationS) for video in request.videos],
-        batch=in_batch_mode(settings, teller, priority.value),
+        batch=in_batch_mode(settings, choice.teller, choice.priority.value),
     )
     return EstimateAnswer(
         teller=batch.teller,

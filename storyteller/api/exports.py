@@ -8,10 +8,10 @@ import unicodedata
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
+from storyteller.api.deps import DatabaseDep, SettingsDep
 from storyteller.api.errors import ApiError
-from storyteller.api.services import Services, services
 from storyteller.api.views import job_view, story_video_view
 from storyteller.db import crud
 from storyteller.export import archive
@@ -100,15 +100,16 @@ def _answer(
 )
 def export_job(
     jobId: str,
-    found: Annotated[Services, Depends(services)],
+    database: DatabaseDep,
+    settings: SettingsDep,
     format: FormatQuery = None,
     formats: FormatsQuery = "",
     appendix: AppendixQuery = False,
 ) -> Response:
     """Every video of the job in order, its current story or why it has none. PDF and Word
     open with a contents page, then a page per story."""
-    with found.read() as session:
-        document = load_batch(session, jobId, found.settings)
+    with database.read() as session:
+        document = load_batch(session, jobId, settings)
         rows = (
             crud.batch_status_rows(session, jobId)
             if (format or "").strip().lower() == ZIP
@@ -135,14 +136,15 @@ def export_job(
 )
 def export_video(
     videoId: str,
-    found: Annotated[Services, Depends(services)],
+    database: DatabaseDep,
+    settings: SettingsDep,
     format: FormatQuery = None,
     formats: FormatsQuery = "",
     appendix: AppendixQuery = False,
 ) -> Response:
     """The video's current story (or why it has none), named after the video."""
-    with found.read() as session:
-        document = load_video(session, videoId, found.settings)
+    with database.read() as session:
+        document = load_video(session, videoId, settings)
         video = (
             crud.get_video(session, videoId)
             if document and (format or "").strip().lower() == ZIP
@@ -174,11 +176,12 @@ def export_video(
 )
 def stories_zip(
     jobId: str,
-    found: Annotated[Services, Depends(services)],
+    database: DatabaseDep,
+    settings: SettingsDep,
     formats: FormatsQuery = "",
     appendix: AppendixQuery = False,
 ) -> Response:
     """`<video>.txt` for each video with a story, `stories.json` (the job view) and
     `stories.md` (every story under its video's name, failures with their reasons), and the
     formats asked for (`?formats=pdf,docx`). The same as `export?format=zip`."""
-    return export_job(jobId, found, format=ZIP, formats=formats, appendix=appendix)
+    return export_job(jobId, database, settings, format=ZIP, formats=formats, appendix=appendix)

@@ -2,40 +2,45 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
+from storyteller.api.deps import (
+    ActionsDep,
+    DatabaseDep,
+    LiveChangesDep,
+    SettingsDep,
+    VideoStoreDep,
+)
 from storyteller.api.errors import ApiError
-from storyteller.api.services import Services, services
-from storyteller.api.uploads import model_field, teller_field
 from storyteller.api.views import (
     ActionAnswer,
     JobPage,
-    JobSummary,
     JobView,
     VideoRecord,
     VideoView,
+    job_page,
     job_view,
     story_video_view,
-    timestamp,
     video_record,
 )
+from storyteller.batches.choices import choose_model, choose_teller
+from storyteller.batches.deletion import delete_batch
+from storyteller.batches.listing import list_batches
 from storyteller.db import crud
-from storyteller.db.models import Video, VideoStatus
-from storyteller.pipeline.cache import EvidenceCache
-from storyteller.storage.objects import StorageError
-
-log = logging.getLogger(__name__)
+from storyteller.db.database import Database
+from storyteller.db.models import Video
 
 router = APIRouter(tags=["jobs"])
 
 NO_JOB = "no job with that id"
 NO_VIDEO = "no video with that id in this job"
+# Where keyframes are kept: `pipeline.cache.EvidenceCache.keyframe_dir`, named here so
+# that the web process does not import the pipeline (OpenCV) to serve a picture.
+KEYFRAMES_DIR = "keyframes"
 
 
 def _videos(count: int) -> str:
@@ -43,10 +48,10 @@ def _videos(count: int) -> str:
 
 
 @router.get("/api/job/{jobId}", response_model=JobView, summary="A job and all its videos")
-async def get_job(jobId: str, found: Annotated[Services, Depends(services)]) -> Response:
+async def get_job(jobId: str, database: DatabaseDep) -> Response:
     """Every video of the job is listed from the first answer on, with its story once
     written. The original front end polls this every few seconds."""
-    rows = await found.quick_read(crud.batch_status_rows, jobId)
+    rows = await database.quick_read(crud.batch_status_rows, jobId)
     if rows is None:
         raise ApiError(404, NO_JOB)
     # Serialised here, not again by FastAPI: this is the path polled the most.
@@ -56,58 +61,25 @@ async def get_job(jobId: str, found: Annotated[Services, Depends(services)]) -> 
 @router.get(
     "/api/job/{jobId}/video/{videoId}", response_model=VideoView, summary="One video of a job"
 )
-def get_job_video(
-    jobId: str,
-    videoId: str,
-    found: Annotated[Services, Depends(services)],
-) -> VideoView:
-    with found.read() as session:
-        video = crud.get_video(session, videoId, batch_id=jobId)
-        if video is None:
-            raise ApiError(404, NO_VIDEO)
-        return story_video_view(video, crud.current_story(session, video_id=video.id))
+def get_job_video(jobId: str, videoId: str, database: DatabaseDep) -> VideoView:
+    return _video_view(database, videoId, batch_id=jobId)
 
 
 @router.get("/api/jobs", response_model=JobPage, summary="Jobs, newest first, a page at a time")
 def list_jobs(
-    found: Annotated[Services, Depends(services)],
+    database: DatabaseDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> JobPage:
-    with found.read() as session:
-        batches = crud.list_batches(session, offset=offset, limit=limit)
-        counts: dict[str, dict[str, int]] = {batch.id: {} for batch in batches}
-        if batches:
-            rows = session.execute(
-                select(Video.batch_id, Video.status, func.count())
-                .where(Video.batch_id.in_(list(counts)))
-                .group_by(Video.batch_id, Video.status)
-            ).tuples()
-            for batch_id, status, count in rows:
-                counts[batch_id][VideoStatus(status).value] = count
-        jobs = [
-            JobSummary(
-                id=batch.id,
-                status=batch.status.value,
-                createdAt=timestamp(batch.created_at) or "",
-                completedAt=timestamp(batch.completed_at),
-                priority=batch.priority.value,
-                teller=batch.teller,
-                model=batch.model,
-                videoCount=sum(counts[batch.id].values()),
-                counts={
-                    status.value: counts[batch.id].get(status.value, 0) for status in VideoStatus
-                },
-            )
-            for batch in batches
-        ]
-        return JobPage(jobs=jobs, total=crud.count_batches(session), offset=offset, limit=limit)
+    with database.read() as session:
+        page = list_batches(session, offset=offset, limit=limit)
+        return job_page(page, offset=offset, limit=limit)
 
 
 @router.get("/api/videos/{videoId}", response_model=VideoRecord, summary="Everything about a video")
-def get_video_record(videoId: str, found: Annotated[Services, Depends(services)]) -> VideoRecord:
+def get_video_record(videoId: str, database: DatabaseDep) -> VideoRecord:
     """Its state, the evidence its story was written from, and every story version."""
-    with found.read() as session:
+    with database.read() as session:
         video = crud.get_video(session, videoId)
         if video is None:
             raise ApiError(404, "no video with that id")
@@ -125,11 +97,11 @@ def get_video_record(videoId: str, found: Annotated[Services, Depends(services)]
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def keyframe(
-    videoId: str, scene: int, found: Annotated[Services, Depends(services)]
+    videoId: str, scene: int, database: DatabaseDep, settings: SettingsDep
 ) -> FileResponse:
     """The picture chosen to stand for scene `scene` (from 0) of the video's evidence:
     the page's thumbnails and scene strip."""
-    with found.read() as session:
+    with database.read() as session:
         video = crud.get_video(session, videoId)
         evidence = video.evidence.to_evidence() if video and video.evidence else None
     if evidence is None:
@@ -137,7 +109,7 @@ def keyframe(
     if not 0 <= scene < len(evidence.scenes) or not evidence.scenes[scene].keyframe:
         raise ApiError(404, f"no keyframe for scene {scene}")
     name = evidence.scenes[scene].keyframe or ""
-    path = EvidenceCache(found.settings).keyframe_dir(evidence.content_hash) / name
+    path = settings.cache_dir / KEYFRAMES_DIR / evidence.content_hash / name
     if not path.is_file():
         raise ApiError(404, "the keyframe is no longer in the cache")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
@@ -146,11 +118,10 @@ def keyframe(
 # --- what users do ------------------------------------------------------------
 
 
-def _video_answer(found: Services, video_id: str) -> VideoView:
-    found.changed([video_id])
-    with found.read() as session:
-        video = crud.get_video(session, video_id)
-        if video is None:  # deleted meanwhile with its job
+def _video_view(database: Database, video_id: str, *, batch_id: str | None = None) -> VideoView:
+    with database.read() as session:
+        video = crud.get_video(session, video_id, batch_id=batch_id)
+        if video is None:  # never was, or deleted meanwhile with its job
             raise ApiError(404, NO_VIDEO)
         return story_video_view(video, crud.current_story(session, video_id=video.id))
 
@@ -161,23 +132,25 @@ def _video_answer(found: Services, video_id: str) -> VideoView:
     summary="Retry a failed video",
 )
 def retry_video(
-    jobId: str, videoId: str, found: Annotated[Services, Depends(services)]
+    jobId: str, videoId: str, actions: ActionsDep, changes: LiveChangesDep, database: DatabaseDep
 ) -> VideoView:
     """A failed or cancelled video goes back to the queue with fresh attempts (409 otherwise)."""
-    found.actions.retry_video(videoId, batch_id=jobId)
-    return _video_answer(found, videoId)
+    actions.retry_video(videoId, batch_id=jobId)
+    changes.changed([videoId])
+    return _video_view(database, videoId)
 
 
 @router.post(
     "/api/job/{jobId}/video/{videoId}/cancel", response_model=VideoView, summary="Cancel a video"
 )
 def cancel_video(
-    jobId: str, videoId: str, found: Annotated[Services, Depends(services)]
+    jobId: str, videoId: str, actions: ActionsDep, changes: LiveChangesDep, database: DatabaseDep
 ) -> VideoView:
     """A waiting video will not run; a running one is stopped within a second or two
     (409 when it has already ended)."""
-    found.actions.cancel_video(videoId, batch_id=jobId)
-    return _video_answer(found, videoId)
+    actions.cancel_video(videoId, batch_id=jobId)
+    changes.changed([videoId])
+    return _video_view(database, videoId)
 
 
 class RegenerateRequest(BaseModel):
@@ -200,7 +173,10 @@ class RegenerateRequest(BaseModel):
 def regenerate(
     jobId: str,
     videoId: str,
-    found: Annotated[Services, Depends(services)],
+    actions: ActionsDep,
+    changes: LiveChangesDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
     request: Annotated[RegenerateRequest | None, Body()] = None,
 ) -> VideoView:
     """A completed video is queued for a new story version; the current story stays
@@ -208,17 +184,18 @@ def regenerate(
     request = request or RegenerateRequest()
     teller = request.teller
     if teller is not None:
-        teller_field(teller, found.settings.default_teller)
+        choose_teller(teller, settings.default_teller)
     if request.model:
         if teller is None:
-            with found.read() as session:
+            with database.read() as session:
                 video = session.get(Video, videoId)
-            teller = video.teller if video is not None else found.settings.default_teller
-        model_field(request.model, teller)
-    found.actions.regenerate(
+            teller = video.teller if video is not None else settings.default_teller
+        choose_model(request.model, teller)
+    actions.regenerate(
         videoId, batch_id=jobId, teller=request.teller, model=request.model, seed=request.seed
     )
-    return _video_answer(found, videoId)
+    changes.changed([videoId])
+    return _video_view(database, videoId)
 
 
 @router.post(
@@ -226,48 +203,34 @@ def regenerate(
     response_model=ActionAnswer,
     summary="Retry every failed video of a job",
 )
-def retry_job(jobId: str, found: Annotated[Services, Depends(services)]) -> ActionAnswer:
-    ids = found.actions.retry_failed(jobId)
-    found.changed(ids)
+def retry_job(jobId: str, actions: ActionsDep, changes: LiveChangesDep) -> ActionAnswer:
+    ids = actions.retry_failed(jobId)
+    changes.changed(ids)
     return ActionAnswer(jobId=jobId, videoIds=ids, message=f"{_videos(len(ids))} queued again")
 
 
 @router.post(
     "/api/job/{jobId}/cancel", response_model=ActionAnswer, summary="Cancel what has not ended"
 )
-def cancel_job(jobId: str, found: Annotated[Services, Depends(services)]) -> ActionAnswer:
-    ids = found.actions.cancel_batch(jobId)
-    found.changed(ids)
+def cancel_job(jobId: str, actions: ActionsDep, changes: LiveChangesDep) -> ActionAnswer:
+    ids = actions.cancel_batch(jobId)
+    changes.changed(ids)
     return ActionAnswer(jobId=jobId, videoIds=ids, message=f"{_videos(len(ids))} cancelled")
 
 
 @router.delete(
     "/api/job/{jobId}", response_model=ActionAnswer, summary="Delete a job and its files"
 )
-def delete_job(jobId: str, found: Annotated[Services, Depends(services)]) -> ActionAnswer:
+def delete_job(
+    jobId: str,
+    actions: ActionsDep,
+    changes: LiveChangesDep,
+    database: DatabaseDep,
+    videos: VideoStoreDep,
+) -> ActionAnswer:
     """Stops what runs, deletes the job, its videos and stories, then the stored files no
     other job uses. Evidence stays: the same bytes uploaded again reuse it."""
-    found.actions.cancel_batch(jobId)
-    with found.write() as session:
-        batch = crud.get_batch(session, jobId)
-        if batch is None:
-            raise ApiError(404, NO_JOB)
-        ids = [video.id for video in batch.videos]
-        keys = crud.delete_batch(session, batch_id=jobId) or []
-    found.wake()  # the engine stops any video of it still running
-    found.deleted(jobId)
-    # Look again just before deleting: an upload of the same bytes may have been
-    # committed since, and its video now needs the file.
-    with found.read() as session:
-        still_used = set(
-            session.scalars(select(Video.storage_path).where(Video.storage_path.in_(keys)))
-        )
-    for key in keys:
-        if key and key not in still_used:
-            try:
-                found.videos.delete(key)
-            except StorageError as exc:  # the job is gone all the same; the bytes stay
-                log.warning("%s of deleted job %s is left in storage: %s", key, jobId, exc.reason)
+    ids = delete_batch(jobId, database=database, actions=actions, videos=videos, changes=changes)
     return ActionAnswer(
         jobId=jobId, videoIds=ids, message=f"job deleted with its {_videos(len(ids))}"
     )

@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from storyteller.batches.intake import UploadedFile
 from storyteller.errors import StorytellerError
-from storyteller.storage.objects import FolderStore, StorageError, VideoStore
 from storyteller.storage.uploads import (
     WRITE_BUFFER_BYTES,
     PartialUpload,
-    StoredFile,
     UploadRefused,
     UploadStore,
 )
-
-log = logging.getLogger(__name__)
 
 # A form field (not a file) longer than this is refused: fields here are short words.
 MAX_FIELD_BYTES = 4096
@@ -40,17 +36,6 @@ MAX_OTHER_PARTS = 16
 
 class BadForm(StorytellerError):
     """The body is not the form we expect; `reason` says what to send instead."""
-
-
-@dataclass
-class FileResult:
-    """One file of the form: stored, or refused with the reason."""
-
-    field: str
-    name: str
-    stored: StoredFile | None = None
-    refused: UploadRefused | None = None
-    published: bool = False  # in the video store (storage/objects.py), not only on this disk
 
 
 class Pending:
@@ -81,7 +66,7 @@ class Part:
     # For files:
     upload: PartialUpload | None = None
     writing: asyncio.Future[None] | None = None  # the write in flight
-    result: FileResult | None = None
+    result: UploadedFile | None = None
 
     def disposition(self) -> tuple[str, str | None]:
         _, options = parse_options_header(self.headers.get("content-disposition", b""))
@@ -94,7 +79,7 @@ class Part:
 class Form:
     """The form once read: its files in order and its text fields."""
 
-    files: list[FileResult]
+    files: list[UploadedFile]
     fields: dict[str, str]
 
 
@@ -157,7 +142,7 @@ async def read_form(
             "on_part_end": on_part_end,
         },
     )
-    files: list[FileResult] = []
+    files: list[UploadedFile] = []
     fields: dict[str, str] = {}
     done = 0  # parts before this index are dealt with
     try:
@@ -186,7 +171,7 @@ async def read_form(
                     await part.writing
             if part.upload is not None:
                 part.upload.abort()
-        await anyio.to_thread.run_sync(forget_stored, store, files)
+        await anyio.to_thread.run_sync(_discard, store, files)
         raise
     return Form(files=files, fields=fields)
 
@@ -196,7 +181,7 @@ async def _advance(
     store: UploadStore,
     file_field: str,
     max_bytes: int,
-    files: list[FileResult],
+    files: list[UploadedFile],
     fields: dict[str, str],
     max_files: int,
 ) -> None:
@@ -218,7 +203,7 @@ async def _advance(
     if part.result is None:
         if len(files) >= max_files:
             raise BadForm(f"too many videos in one upload: at most {max_files}")
-        part.result = FileResult(field=name, name=filename or f"video-{len(files) + 1}")
+        part.result = UploadedFile(name=filename or f"video-{len(files) + 1}")
         files.append(part.result)
         try:
             part.upload = await anyio.to_thread.run_sync(
@@ -273,56 +258,9 @@ def _refuse(part: Part, refusal: UploadRefused) -> None:
     part.result.refused = refusal
 
 
-def forget_stored(
-    store: UploadStore, files: list[FileResult], videos: VideoStore | None = None
-) -> None:
-    """Delete the stored bytes of these files (unless they were already stored before,
-    for another video) and forget them: from the video store once published there, else
-    from this disk. Blocking: call it from a thread."""
+def _discard(store: UploadStore, files: list[UploadedFile]) -> None:
+    """Delete what the form stored before it failed."""
     for result in files:
-        stored = result.stored
-        if stored is not None and not stored.duplicate:
-            if result.published and videos is not None:
-                try:
-                    videos.delete(stored.key)
-                except StorageError as exc:
-                    log.warning("%s is left in the storage: %s", stored.key, exc.reason)
-            else:
-                store.delete(stored.key)
-        result.stored = None
-        result.published = False
-
-
-def written_in_place(videos: VideoStore, store: UploadStore) -> bool:
-    """Whether uploads are written straight into the video store (a `local` storage)."""
-    return isinstance(videos, FolderStore) and videos.root.resolve() == store.root.resolve()
-
-
-def publish_stored(videos: VideoStore, store: UploadStore, files: list[FileResult]) -> None:
-    """Put the kept files into the video store, so that a worker on any machine finds
-    them. With the `local` storage they were written in its folder: nothing to do. With
-    `s3`, a file counts as "already stored" (a duplicate, never deleted with this batch)
-    when its object was there before: the local copy says nothing once published.
-    Raises `StorageError`; what was published before it stays (see `forget_stored`).
-    Blocking: call it from a thread."""
-    in_place = written_in_place(videos, store)
-    for result in files:
-        stored = result.stored
-        if stored is None or result.refused is not None or result.published:
-            continue
-        if in_place:
-            result.published = True
-            continue
-        already = videos.exists(stored.key)
-        try:
-            videos.publish(stored.path, stored.key)
-        except FileNotFoundError:
-            # Another upload of the same bytes, staged in the same place, published them.
-            if not videos.exists(stored.key):
-                raise StorageError(
-                    f"{stored.original_name}: the upload was lost before it was stored; "
-                    "send it again"
-                ) from None
-            already = True
-        result.stored = replace(stored, duplicate=stored.duplicate or already)
-        result.published = True
+        if result.stored is not None:
+            store.discard(result.stored)
+            result.stored = None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from storyteller.api.services import Services, services
+from storyteller.api.deps import DatabaseDep, EngineDep, SettingsDep
 from storyteller.api.views import timestamp
 from storyteller.db import crud
 from storyteller.db.models import VideoStatus
@@ -42,10 +42,10 @@ def health() -> Health:
 
 
 @router.get("/api/stats", response_model=Stats, summary="Videos in each state, and jobs")
-def stats(found: Annotated[Services, Depends(services)]) -> Stats:
+def stats(database: DatabaseDep, engine: EngineDep) -> Stats:
     """`failed` counts cancelled videos too, as the original front end shows them;
     `cancelled` says how many of those were cancelled."""
-    with found.read() as session:
+    with database.read() as session:
         counts = crud.video_counts(session)
         total = crud.count_batches(session)
     return Stats(
@@ -57,7 +57,7 @@ def stats(found: Annotated[Services, Depends(services)]) -> Stats:
             cancelled=counts[VideoStatus.CANCELLED],
         ),
         totalJobs=total,
-        engine=found.engine.describe() if found.engine else None,
+        engine=engine.describe() if engine else None,
     )
 
 
@@ -67,8 +67,8 @@ class Tellers(BaseModel):
 
 
 @router.get("/api/tellers", response_model=Tellers, summary="Who can write the stories")
-def tellers(found: Annotated[Services, Depends(services)]) -> Tellers:
-    return Tellers(tellers=teller_names(), default=found.settings.default_teller)
+def tellers(settings: SettingsDep) -> Tellers:
+    return Tellers(tellers=teller_names(), default=settings.default_teller)
 
 
 class Limits(BaseModel):
@@ -79,11 +79,11 @@ class Limits(BaseModel):
 
 
 @router.get("/api/limits", response_model=Limits, summary="What an upload may hold")
-def limits(found: Annotated[Services, Depends(services)]) -> Limits:
+def limits(settings: SettingsDep) -> Limits:
     """For a client to check files before sending them."""
     return Limits(
-        videoMaxSizeMb=found.settings.video_max_size_mb,
-        maxBatchVideos=found.settings.max_batch_videos,
+        videoMaxSizeMb=settings.video_max_size_mb,
+        maxBatchVideos=settings.max_batch_videos,
         tellers=teller_names(),
-        defaultTeller=found.settings.default_teller,
+        defaultTeller=settings.default_teller,
     )

@@ -9,10 +9,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from storyteller.batches.choices import Choice
+from storyteller.batches.intake import Admitted
+from storyteller.batches.listing import BatchPage
+from storyteller.config import Settings
 from storyteller.db.models import AttemptCost, BatchStatus, Priority, Story, Video, VideoStatus
-from storyteller.telling import evidence_summary
+from storyteller.tellers.registry import configured_model
 
 SeedStatus = Literal["pending", "processing", "completed", "failed"]
+# What `GET /api/job/{jobId}` says: the original front end draws `pending` as "Ready"
+# with a remove button, so a queued video shows there as `processing`.
+PolledStatus = Literal["processing", "completed", "failed"]
 
 
 def timestamp(moment: dt.datetime | None) -> str | None:
@@ -28,12 +35,20 @@ def seed_status(status: VideoStatus) -> SeedStatus:
     return "failed" if status == VideoStatus.CANCELLED else status.value  # type: ignore[return-value]
 
 
+def polled_status(status: VideoStatus) -> PolledStatus:
+    """`seed_status` as the polled job view shows it: a queued video is `processing`
+    (its `statusDetail` says `pending`)."""
+    return "processing" if status == VideoStatus.PENDING else seed_status(status)  # type: ignore[return-value]
+
+
 class VideoView(BaseModel):
     """A video of a job, as `GET /api/job/{jobId}` lists it."""
 
     id: str
     originalName: str
-    status: SeedStatus
+    status: PolledStatus = Field(
+        description="processing (queued or running), completed or failed (cancelled too)."
+    )
     story: str | None = Field(description="The current story's full text, once written.")
     error: str | None = Field(description="Why it failed, in words a person can act on.")
     createdAt: str
@@ -74,7 +89,7 @@ def video_view(video: Any, story_text: str | None, story_version: int | None) ->
     return VideoView(
         id=video.id,
         originalName=video.original_name,
-        status=seed_status(status),
+        status=polled_status(status),
         story=story_text,
         error=video.error if status in (VideoStatus.FAILED, VideoStatus.CANCELLED) else None,
         createdAt=timestamp(video.created_at) or "",
@@ -116,6 +131,7 @@ class UploadedVideo(BaseModel):
     name: str
     status: SeedStatus
     error: str | None = None
+    statusDetail: str = Field(description="pending, or failed when refused at upload.")
 
 
 class UploadAnswer(BaseModel):
@@ -125,6 +141,27 @@ class UploadAnswer(BaseModel):
     priority: str
     teller: str
     model: str | None = None
+
+
+def upload_answer(admitted: Admitted, choice: Choice, settings: Settings) -> UploadAnswer:
+    """What an upload (or a batch of resumable uploads) answers, as the original did."""
+    return UploadAnswer(
+        jobId=admitted.batch_id,
+        message=admitted.message,
+        videos=[
+            UploadedVideo(
+                id=video.id,
+                name=video.name,
+                status=seed_status(video.status),
+                error=video.error,
+                statusDetail=video.status.value,
+            )
+            for video in admitted.videos
+        ],
+        priority=choice.priority.value,
+        teller=choice.teller,
+        model=choice.model or configured_model(choice.teller, settings),
+    )
 
 
 class JobSummary(BaseModel):
@@ -144,6 +181,28 @@ class JobPage(BaseModel):
     total: int
     offset: int
     limit: int
+
+
+def job_page(page: BatchPage, *, offset: int, limit: int) -> JobPage:
+    return JobPage(
+        jobs=[
+            JobSummary(
+                id=summary.batch.id,
+                status=summary.batch.status.value,
+                createdAt=timestamp(summary.batch.created_at) or "",
+                completedAt=timestamp(summary.batch.completed_at),
+                priority=summary.batch.priority.value,
+                teller=summary.batch.teller,
+                model=summary.batch.model,
+                videoCount=summary.video_count,
+                counts={status.value: count for status, count in summary.counts.items()},
+            )
+            for summary in page.batches
+        ],
+        total=page.total,
+        offset=offset,
+        limit=limit,
+    )
 
 
 class StoryVersionView(BaseModel):
@@ -228,7 +287,7 @@ def video_record(video: Video, stories: list[Story], failed: list[AttemptCost]) 
         startedAt=timestamp(video.started_at),
         heartbeatAt=timestamp(video.heartbeat_at),
         evidence=video.evidence.json if video.evidence else None,
-        evidenceSummary=evidence_summary(video.evidence.to_evidence()) if video.evidence else None,
+        evidenceSummary=_summary(video),
         stories=[story_version_view(story) for story in stories],
         failedAttempts=[
             FailedAttemptView(
@@ -243,6 +302,16 @@ def video_record(video: Video, stories: list[Story], failed: list[AttemptCost]) 
             for spent in failed
         ],
     )
+
+
+def _summary(video: Video) -> dict[str, Any] | None:
+    if video.evidence is None:
+        return None
+    # Imported here: `telling` brings the whole pipeline (PyAV, OpenCV), which the web
+    # process needs for nothing else. (`evidence_summary` belongs beside `Evidence`.)
+    from storyteller.telling import evidence_summary
+
+    return evidence_summary(video.evidence.to_evidence())
 
 
 class ActionAnswer(BaseModel):

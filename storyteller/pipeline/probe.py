@@ -7,6 +7,7 @@ import av.error
 
 from storyteller.pipeline.evidence import MediaInfo
 from storyteller.pipeline.stage import Context, VideoRejected
+from storyteller.storage.sniff import describe_bytes
 
 # Containers FFmpeg opens for still pictures: a photo renamed .mp4 lands in one of these.
 IMAGE_FORMATS = {
@@ -24,41 +25,7 @@ IMAGE_FORMATS = {
     "ppm_pipe",
 }
 
-# Magic numbers of common non-video files, to say what a refused file is.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"ID3", "an MP3 audio file"),
-    (b"fLaC", "a FLAC audio file"),
-    (b"OggS", "an Ogg file"),
-)
-
 MIN_SECONDS = 0.2
-
-
-def describe_bytes(head: bytes) -> str:
-    """A guess, in words, at what a file that is not a video holds."""
-    if not head:
-        return "the file is empty"
-    for magic, kind in _SIGNATURES:
-        if head.startswith(magic):
-            return f"it is {kind}"
-    if head[4:8] == b"ftyp":
-        return "it is an MP4 or MOV file that is damaged or cut short (its index is missing)"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "it is a WebM or Matroska file that is damaged or cut short"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "it is a WAV audio file"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "it is a WebP image"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "its data is not in any video format that can be read"
-    return "it is a text file"
 
 
 class ProbeStage:

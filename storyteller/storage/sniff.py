@@ -1,24 +1,59 @@
-"""A first look at an upload's opening bytes: refuse at once what cannot be a video.
+"""A file's type from its opening bytes, and the first look at an upload: refuse at once
+what cannot be a video.
 
-Only what is certainly not a video is refused here (nothing at all, text, still
-pictures, sound-only formats, documents, archives); anything else goes on to the
-probe stage, which decodes it and has the last word.
+One table of signatures names what a file holds, for the upload's refusal and for the
+probe stage's reasons alike; nothing here decodes media, so the web process never loads
+PyAV to name a file. Only what is certainly not a video is refused at upload (nothing at
+all, text, still pictures, sound-only formats, documents, archives); anything else goes
+on to the probe stage, which decodes it and has the last word.
 """
 
 from __future__ import annotations
 
-from storyteller.pipeline.probe import describe_bytes
+from dataclasses import dataclass
+
 from storyteller.storage.uploads import UploadRefused
 
-# Openings of formats that never hold moving pictures (`describe_bytes` names each).
-# Not GIF, Ogg or RIFF AVI: those can, and the decoder may read them.
-_NEVER_VIDEO: tuple[bytes, ...] = (
-    b"\x89PNG",
-    b"\xff\xd8\xff",  # JPEG
-    b"%PDF",
-    b"PK\x03\x04",  # ZIP (and docx, xlsx...)
-    b"ID3",  # MP3 with tags
-    b"fLaC",
+
+@dataclass(frozen=True)
+class Signature:
+    """How a kind of file opens: `magic` at `offset`, and `tag` at 8 for RIFF files."""
+
+    kind: str  # "a PNG image": what "it is ..." says
+    magic: bytes
+    never_video: bool  # the format cannot hold moving pictures: refused at upload
+    tag: bytes = b""  # the RIFF form type (bytes 8 to 12)
+    offset: int = 0
+
+    def matches(self, head: bytes) -> bool:
+        opening = head[self.offset : self.offset + len(self.magic)]
+        return opening == self.magic and (not self.tag or head[8:12] == self.tag)
+
+
+# Not GIF, Ogg or RIFF AVI among the never-videos: those can hold moving pictures, and
+# the decoder may read them. A video container here opened but could not be read.
+SIGNATURES: tuple[Signature, ...] = (
+    Signature("a PNG image", b"\x89PNG", never_video=True),
+    Signature("a JPEG image", b"\xff\xd8\xff", never_video=True),
+    Signature("a GIF image", b"GIF8", never_video=False),
+    Signature("a PDF document", b"%PDF", never_video=True),
+    Signature("a ZIP archive", b"PK\x03\x04", never_video=True),  # and docx, xlsx...
+    Signature("an MP3 audio file", b"ID3", never_video=True),
+    Signature("a FLAC audio file", b"fLaC", never_video=True),
+    Signature("an Ogg file", b"OggS", never_video=False),
+    Signature(
+        "an MP4 or MOV file that is damaged or cut short (its index is missing)",
+        b"ftyp",
+        never_video=False,
+        offset=4,
+    ),
+    Signature(
+        "a WebM or Matroska file that is damaged or cut short",
+        b"\x1a\x45\xdf\xa3",
+        never_video=False,
+    ),
+    Signature("a WAV audio file", b"RIFF", never_video=True, tag=b"WAVE"),
+    Signature("a WebP image", b"RIFF", never_video=True, tag=b"WEBP"),
 )
 
 # Bytes that do not occur in text: the C0 controls other than tab, LF, FF and CR.
@@ -28,9 +63,25 @@ _NOT_IN_TEXT = frozenset(range(32)) - {9, 10, 12, 13}
 class NotAVideo(UploadRefused):
     """The upload's first bytes show it is not a video (HTTP 415)."""
 
-    def __init__(self, reason: str, *, code: str = "not_a_video") -> None:
-        super().__init__(reason)
-        self.code = code
+    code = "not_a_video"
+
+
+def signature_of(head: bytes) -> Signature | None:
+    return next((signature for signature in SIGNATURES if signature.matches(head)), None)
+
+
+def describe_bytes(head: bytes) -> str:
+    """A guess, in words, at what a file that is not a video holds."""
+    if not head:
+        return "the file is empty"
+    signature = signature_of(head)
+    if signature is not None:
+        return f"it is {signature.kind}"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "its data is not in any video format that can be read"
+    return "it is a text file"
 
 
 def looks_like_text(head: bytes) -> bool:
@@ -49,8 +100,9 @@ def refusal(head: bytes) -> str | None:
     """Why a file opening with `head` cannot be a video, or None when it may be one."""
     if not head:
         return "the file is empty"
-    if head.startswith(_NEVER_VIDEO) or (head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"WEBP")):
-        return describe_bytes(head)
+    signature = signature_of(head)
+    if signature is not None and signature.never_video:
+        return f"it is {signature.kind}"
     if looks_like_text(head):
         return "it is a text file"
     return None

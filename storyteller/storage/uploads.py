@@ -1,7 +1,9 @@
 """Uploaded videos on local disk: streamed in, hashed on the way, stored once per content.
 
-A file is written to `<root>/.partial/<random>.part` as its bytes arrive (never held
-whole in memory), then renamed to `<root>/ab/abcdef...` (its SHA-256). The same bytes
+A file is written to `<root>/.partial/<random>-<pid>@<host>.part` as its bytes arrive
+(never held whole in memory), then renamed to `<root>/ab/abcdef...` (its SHA-256). The
+partial file names the process writing it, so a server starting again deletes what a
+killed one left at once, while several web processes share the folder. The same bytes
 uploaded again end up at the same place and share one file. What the database keeps
 is the `key` (`ab/abcdef...`), relative to the root, so the data folder can move.
 """
@@ -13,6 +15,7 @@ import errno
 import hashlib
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterable, Iterable, Sequence
@@ -257,22 +260,58 @@ class UploadStore:
             path.parent.rmdir()  # only when empty
         return True
 
+    def discard(self, stored: StoredFile) -> None:
+        """Delete a file an upload stored, unless it was there before (a duplicate, which
+        another video uses)."""
+        if not stored.duplicate:
+            self.delete(stored.key)
+
     def cleanup_partials(self, older_than_s: float) -> int:
-        """Delete the partial files of uploads killed midway, if untouched for
-        `older_than_s` seconds (an upload in progress touches its file with every
-        write). Returns how many were deleted."""
+        """Delete the partial files of uploads killed midway: at once those of a process
+        of this host that is gone (a killed server), and any other one untouched for
+        `older_than_s` seconds (an upload in progress touches its file with every write;
+        a process of another host sharing the folder cannot be looked for from here).
+        Returns how many were deleted."""
         cutoff = time.time() - older_than_s
         removed = 0
         if not self.partial_dir.is_dir():
             return 0
         for part in self.partial_dir.glob(f"*{PARTIAL_SUFFIX}"):
             try:
-                if part.stat().st_mtime < cutoff:
+                if _writer_gone(part.name) or part.stat().st_mtime < cutoff:
                     part.unlink()
                     removed += 1
             except FileNotFoundError:
                 continue  # finished or removed meanwhile
         return removed
+
+
+# Tells this process from an earlier one that had the same id (a restarted container).
+_PROCESS_TOKEN = uuid.uuid4().hex[:8]
+
+
+def _partial_name() -> str:
+    """`<random>-<pid>.<token>@<host>.part`: whose upload a partial file is."""
+    writer = f"{os.getpid()}.{_PROCESS_TOKEN}@{socket.gethostname()}"
+    return f"{uuid.uuid4().hex}-{writer}{PARTIAL_SUFFIX}"
+
+
+def _writer_gone(name: str) -> bool:
+    """Whether the process a partial file names ran on this host and is gone."""
+    writer = name.removesuffix(PARTIAL_SUFFIX).partition("-")[2]
+    process, _, host = writer.partition("@")
+    pid, _, token = process.partition(".")
+    if not pid.isdigit() or host != socket.gethostname():
+        return False
+    if int(pid) == os.getpid():
+        return token != _PROCESS_TOKEN
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it runs
+        return False
+    return False
 
 
 def _update(digest: Any, pieces: Sequence[bytes | bytearray | memoryview]) -> None:
@@ -294,7 +333,7 @@ class PartialUpload:
             raise TooLarge(name, max_bytes)
         self._check_room(expected_size or 0)
         store.partial_dir.mkdir(parents=True, exist_ok=True)
-        self.part = store.partial_dir / f"{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+        self.part = store.partial_dir / _partial_name()
         self.file: BinaryIO | None = self.part.open("xb")
         self.digest = hashlib.sha256()
         self.written = 0

@@ -99,7 +99,7 @@ async def test_delete_a_job_and_its_files(make_client: MakeClient) -> None:
     client = await make_client(start_engine=True, job=SCRIPTED)
     keep = await upload(client, "ok.mp4")
     gone = await upload(client, "ok.mp4", "sleep-60.mp4")  # the first shares keep's bytes
-    store = client._transport.app.state.services.store  # type: ignore[attr-defined]
+    store = client._transport.app.state.uploads  # type: ignore[attr-defined]
     files_before = {p for p in store.root.rglob("*") if p.is_file()}
     assert len(files_before) == 2
     await wait_status(client, gone["jobId"], gone["videos"][1]["id"], "processing")

@@ -37,7 +37,7 @@ async def test_more_files_than_a_batch_may_hold_is_400(
     client = await make_client(max_batch_videos=2)
     files = video_files(*[(f"v{i}.mp4", speech_clip.path) for i in range(3)])
     assert_error(await client.post("/api/upload", files=files), 400, "at most 2")
-    stored = list((client._transport.app.state.services.store.root).rglob("*"))  # type: ignore[attr-defined]
+    stored = list((client._transport.app.state.uploads.root).rglob("*"))  # type: ignore[attr-defined]
     assert [p for p in stored if p.is_file()] == []  # nothing kept, no partial left
 
 

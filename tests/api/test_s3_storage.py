@@ -67,7 +67,7 @@ async def test_an_upload_is_published_fetched_by_the_worker_told_and_deleted(
     client = await make_client(
         start_engine=True, **s3_settings(s3_endpoint, bucket, fetch_cache_mb=0)
     )
-    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
+    settings = client._transport.app.state.settings  # type: ignore[attr-defined]
     answer = await client.post("/api/upload", files=video_files(("snow.webm", snow_clip.path)))
     assert answer.status_code == 200, answer.text
     job_id = answer.json()["jobId"]
@@ -121,7 +121,7 @@ async def test_a_resumable_upload_is_published_when_its_batch_is_made(
     make_client: MakeClient, s3_endpoint: str, bucket: str, snow_clip: Clip
 ) -> None:
     client = await make_client(**s3_settings(s3_endpoint, bucket))
-    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
+    settings = client._transport.app.state.settings  # type: ignore[attr-defined]
     data = snow_clip.path.read_bytes()
     tus = {"Tus-Resumable": "1.0.0"}
     made = await client.post(
@@ -177,7 +177,7 @@ async def test_an_unreachable_storage_is_a_503_with_the_reason_and_keeps_nothing
         Bucket="videos"
     )
     client = await make_client(**s3_settings(endpoint, "videos"))
-    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
+    settings = client._transport.app.state.settings  # type: ignore[attr-defined]
     server.kill()
     server.wait(timeout=10)
 

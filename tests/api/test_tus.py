@@ -24,6 +24,7 @@ from tusclient.client import TusClient
 from storyteller.api import tus
 from storyteller.app import create_app
 from storyteller.config import Settings
+from storyteller.storage.tus import TUS_DIR, TusStore
 from storyteller.storage.uploads import UploadStore
 from tests.media import Clip
 from tests.service.server import free_port
@@ -69,7 +70,7 @@ class Served:
         return TusClient(self.uploads_url)
 
     def tus_dir(self) -> Path:
-        return self.settings.data_dir / "uploads" / tus.TUS_DIR
+        return self.settings.data_dir / "uploads" / TUS_DIR
 
 
 @contextmanager
@@ -358,8 +359,8 @@ def test_expired_uploads_are_cleaned_up(settings: Settings) -> None:
         old, kept = create(served, 100), create(served, 100)
         assert patch(old, b"x" * 10, 0).status_code == 204
         store = UploadStore.from_settings(settings)
-        assert tus.cleanup_expired(store, settings) == 0
-        uploads = tus.TusUploads(store, expiry_s=expiry_s)
+        uploads = TusStore(store, expiry_s=expiry_s)
+        assert uploads.cleanup_expired() == 0
         # One more day on: both have expired.
         assert uploads.cleanup_expired(now=time.time() + 2 * expiry_s) == 2
         assert httpx.head(old, headers=TUS).status_code == 404

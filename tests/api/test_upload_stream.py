@@ -48,7 +48,7 @@ async def post_body(
 
 
 def stored_files(client: httpx.AsyncClient) -> list[Path]:
-    store = client._transport.app.state.services.store  # type: ignore[attr-defined]
+    store = client._transport.app.state.uploads  # type: ignore[attr-defined]
     return sorted(p for p in store.root.rglob("*") if p.is_file())
 
 

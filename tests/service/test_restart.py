@@ -84,7 +84,9 @@ def test_a_killed_server_loses_nothing(
     job_id = answer["jobId"]
     assert [v["name"] for v in answer["videos"]] == [name for name, _ in files]
 
-    wait_until(lambda: any(v["status"] == "processing" for v in server.job(job_id)["videos"]), 60)
+    wait_until(
+        lambda: any(v["statusDetail"] == "processing" for v in server.job(job_id)["videos"]), 60
+    )
     server.kill()
 
     server.start()
@@ -117,7 +119,9 @@ def test_sigterm_lets_running_videos_finish_or_requeues_them(
     job_id = upload(server, [("speech.mp4", speech_clip.path), ("snow.webm", snow_clip.path)])[
         "jobId"
     ]
-    wait_until(lambda: any(v["status"] == "processing" for v in server.job(job_id)["videos"]), 60)
+    wait_until(
+        lambda: any(v["statusDetail"] == "processing" for v in server.job(job_id)["videos"]), 60
+    )
     stop_cleanly(server)
     server.start()
     # Requeued without being charged an attempt, then finished by the new server.

@@ -23,14 +23,13 @@ from storyteller.config import Settings
 from storyteller.storage.objects import (
     MB,
     FolderStore,
-    S3Store,
     StorageError,
     VideoMissing,
     VideoStore,
     check_key,
-    storage_error,
     video_store,
 )
+from storyteller.storage.s3 import S3Store, storage_error
 from storyteller.storage.uploads import UploadStore
 
 SERVER = """

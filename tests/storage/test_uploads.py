@@ -6,6 +6,9 @@ import asyncio
 import hashlib
 import io
 import os
+import socket
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -190,6 +193,29 @@ def test_old_partial_files_are_cleaned_up(store: UploadStore) -> None:
     assert store.cleanup_partials(older_than_s=600) == 1
     assert not old.exists() and fresh.exists() and kept.path.exists()
     assert UploadStore(store.root / "nowhere").cleanup_partials(older_than_s=0) == 0
+
+
+def test_partial_files_of_gone_processes_of_this_host_are_cleaned_up_at_once(
+    store: UploadStore,
+) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    writing = store.begin(original_name="live.mp4", max_bytes=MB)  # this process, now
+    writing.write(b"still uploading")
+    names = {
+        "dead": f"{'a' * 32}-{dead.pid}.0badc0de@{host}.part",  # a killed server
+        "restarted": f"{'b' * 32}-{os.getpid()}.0badc0de@{host}.part",  # same pid, earlier
+        "alive": f"{'c' * 32}-{os.getppid()}.0badc0de@{host}.part",  # another live process
+        "elsewhere": f"{'d' * 32}-{dead.pid}.0badc0de@another-host.part",  # not ours to judge
+    }
+    for name in names.values():
+        (store.partial_dir / name).write_bytes(b"partial")
+
+    assert store.cleanup_partials(older_than_s=600) == 2
+    left = {path.name for path in store.partial_dir.iterdir()}
+    assert left == {names["alive"], names["elsewhere"], writing.part.name}
+    assert writing.finish().path.read_bytes() == b"still uploading"
 
 
 def test_a_stored_file_can_be_deleted(store: UploadStore) -> None:

@@ -1,0 +1,75 @@
+"""What a batch may be asked for: its teller, the teller's model, its priority.
+
+The upload, the resumable batch, a regeneration and the estimate all check these here,
+so a bad value reads the same wherever it is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from storyteller.config import Settings
+from storyteller.db.models import Priority
+from storyteller.errors import StorytellerError
+from storyteller.jobs.priorities import parse_priority
+from storyteller.tellers.registry import has_models, teller_names
+
+# What a provider's model name looks like ("gemini-2.5-flash", "llama3.1:8b", "org/model").
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+
+
+class InvalidChoice(StorytellerError):
+    """A field has a value that cannot be used (HTTP 422); `reason` names the field."""
+
+    code = "invalid_choice"
+
+
+def choose_teller(value: str | None, default: str) -> str:
+    teller = value or default
+    if teller not in teller_names():
+        raise InvalidChoice(
+            f"teller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}"
+        )
+    return teller
+
+
+def choose_model(value: str | None, teller: str) -> str | None:
+    """The model chosen for `teller`, or None for its configured one."""
+    if not value:
+        return None
+    if not has_models(teller):
+        raise InvalidChoice(f"model: the {teller} teller has no models to choose from")
+    if not MODEL_NAME.fullmatch(value):
+        raise InvalidChoice(f"model: {value[:140]!r} is not a model name")
+    return value
+
+
+def choose_priority(value: str | None) -> Priority:
+    try:
+        return parse_priority(value)
+    except ValueError as exc:
+        raise InvalidChoice(f"priority: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Who tells a batch's stories, with which model, and how soon."""
+
+    priority: Priority
+    teller: str
+    model: str | None  # None: the teller's configured model
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        *,
+        priority: str | None = None,
+        teller: str | None = None,
+        model: str | None = None,
+    ) -> Choice:
+        """The choice from what a user sent (each may be missing); `InvalidChoice`."""
+        chosen_priority = choose_priority(priority)
+        chosen_teller = choose_teller(teller, settings.default_teller)
+        return cls(chosen_priority, chosen_teller, choose_model(model, chosen_teller))

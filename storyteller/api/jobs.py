@@ -33,14 +33,12 @@ from storyteller.batches.listing import list_batches
 from storyteller.db import crud
 from storyteller.db.database import Database
 from storyteller.db.models import Video
+from storyteller.pipeline.cache import EvidenceCache
 
 router = APIRouter(tags=["jobs"])
 
 NO_JOB = "no job with that id"
 NO_VIDEO = "no video with that id in this job"
-# Where keyframes are kept: `pipeline.cache.EvidenceCache.keyframe_dir`, named here so
-# that the web process does not import the pipeline (OpenCV) to serve a picture.
-KEYFRAMES_DIR = "keyframes"
 
 
 def _videos(count: int) -> str:
@@ -109,7 +107,7 @@ def keyframe(
     if not 0 <= scene < len(evidence.scenes) or not evidence.scenes[scene].keyframe:
         raise ApiError(404, f"no keyframe for scene {scene}")
     name = evidence.scenes[scene].keyframe or ""
-    path = settings.cache_dir / KEYFRAMES_DIR / evidence.content_hash / name
+    path = EvidenceCache(settings).keyframe_dir(evidence.content_hash) / name
     if not path.is_file():
         raise ApiError(404, "the keyframe is no longer in the cache")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})

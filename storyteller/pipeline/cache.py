@@ -7,13 +7,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 from pydantic import ValidationError
 
 from storyteller.config import Settings
 from storyteller.pipeline.evidence import EVIDENCE_VERSION, Evidence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CHUNK = 1 << 20
 
@@ -83,6 +85,8 @@ class EvidenceCache:
 
     def save_keyframe(self, digest: str, index: int, rgb: np.ndarray) -> str:
         """Store a scene's keyframe as JPEG; returns its file name."""
+        import cv2  # here: the web process reads keyframes through this cache, never writes
+
         name = f"scene-{index:03d}.jpg"
         ok, encoded = cv2.imencode(
             ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]

@@ -18,9 +18,6 @@ from storyteller.batches.changes import LiveChanges
 from storyteller.batches.intake import Intake
 from storyteller.config import Settings
 from storyteller.db.database import Database
-
-# What users do to videos (cancel_video, cancel_batch, retry_video, retry_failed,
-# regenerate).
 from storyteller.jobs.actions import UserActions
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.storage.objects import VideoStore

@@ -35,7 +35,7 @@ COPIED = {"megamind.avi": "usr/share/doc/opencv-doc/examples/data/Megamind.avi"}
 def cut(source: Path, target: Path, start: float, length: float, width: int) -> None:
     with av.open(str(source)) as src, av.open(str(target), "w") as out:
         vin = src.streams.video[0]
-        rate = Fraction(vin.average_rate or 25).limit_denominator(1001)
+        rate = Fraction(vin.guessed_rate or vin.average_rate or 25).limit_denominator(1001)
         height = round(vin.height * width / vin.width / 2) * 2
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
@@ -44,6 +44,8 @@ def cut(source: Path, target: Path, start: float, length: float, width: int) -> 
         aout = out.add_stream("aac", rate=44_100) if ain is not None else None
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=44_100)
         streams = [s for s in (vin, ain) if s is not None]
+        vout.time_base = Fraction(1, 90_000)
+        shown = heard = 0
         for packet in src.demux(*streams):
             try:
                 frames = packet.decode()
@@ -54,11 +56,12 @@ def cut(source: Path, target: Path, start: float, length: float, width: int) -> 
                     continue
                 if isinstance(frame, av.VideoFrame):
                     frame = frame.reformat(width=width, height=height, format="yuv420p")
-                    frame.pts = None
+                    frame.pts, frame.time_base = round(shown * 90_000 / rate), vout.time_base
+                    shown += 1
                     out.mux(vout.encode(frame))
                 elif aout is not None:
                     for piece in resampler.resample(frame):
-                        piece.pts = None
+                        piece.pts, heard = heard, heard + piece.samples
                         out.mux(aout.encode(piece))
         out.mux(vout.encode())
         if aout is not None:

@@ -7,7 +7,8 @@ import threading
 import cv2
 import numpy as np
 
-from storyteller.pipeline.stage import Context
+from storyteller.pipeline.evidence import Scene
+from storyteller.pipeline.stage import Context, SceneWork
 
 FACE_WIDTH = 640  # keyframes are scaled to this width: faces of a few % of the frame still show
 _local = threading.local()
@@ -42,12 +43,11 @@ def count_faces(rgb: np.ndarray) -> int:
     return len(found)
 
 
-class FaceStage:
+class FaceStage(SceneWork):
+    """How many frontal faces each scene's keyframe shows."""
+
     name = "faces"
 
-    def run(self, ctx: Context) -> None:
-        total = max(1, len(ctx.scenes))
-        for done, scene in enumerate(ctx.scenes, start=1):
-            keyframe = ctx.keyframes.get(scene.index)
-            scene.faces = count_faces(keyframe) if keyframe is not None else 0
-            ctx.progress(self.name, done / total)
+    def scene(self, ctx: Context, scene: Scene) -> None:
+        keyframe = ctx.keyframes.get(scene.index)
+        scene.faces = count_faces(keyframe) if keyframe is not None else 0

@@ -146,11 +146,62 @@ def shifted(piece: WhisperSegment, offset: float) -> WhisperSegment:
     )
 
 
-def decode_speech_audio(ctx: Context) -> np.ndarray:
-    """The sound track as 16 kHz mono float32 samples."""
-    from faster_whisper import decode_audio  # imported here: heavy, and speech may be skipped
+# Sound decoded to less than this share of the sound stream's length was not read: what is
+# missing may hold speech, so "no speech" cannot be said of it.
+MIN_DECODED_SHARE = 0.5
 
-    return decode_audio(str(ctx.path), sampling_rate=SAMPLE_RATE)
+
+def decode_speech_audio(ctx: Context) -> tuple[np.ndarray, float]:
+    """The sound track as 16 kHz mono float32 samples, and the stream's length in seconds.
+
+    Decoded packet by packet with PyAV: a damaged packet (a bad first AC3 frame is common)
+    is skipped, not the end of the sound, as it is for a whole-file decoder."""
+    chunks: list[np.ndarray] = []
+    length = 0.0
+    with av.open(str(ctx.path)) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        first: float | None = None
+        for packet in container.demux(stream):
+            if packet.pts is not None and packet.time_base is not None:
+                at = float(packet.pts * packet.time_base)
+                first = at if first is None else min(first, at)
+                end = at + float((packet.duration or 0) * packet.time_base)
+                length = max(length, end - first)
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                continue  # a damaged packet: skipped, the rest of the sound still counts
+            for frame in frames:
+                for piece in resampler.resample(frame):
+                    chunks.append(piece.to_ndarray().reshape(-1))
+        for piece in resampler.resample(None):
+            chunks.append(piece.to_ndarray().reshape(-1))
+    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return audio, length
+
+
+def merge_sentences(segments: list[Segment], max_gap_s: float = 1.2) -> list[Segment]:
+    """Whisper's pieces joined into whole sentences: a piece that does not end a sentence
+    is joined with the next one when it follows closely."""
+    merged: list[Segment] = []
+    for segment in segments:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.text
+            and last.text[-1] not in ".!?…"
+            and segment.start - last.end <= max_gap_s
+        ):
+            merged[-1] = Segment(
+                start=last.start,
+                end=segment.end,
+                text=f"{last.text} {segment.text}".strip(),
+                words=[*last.words, *segment.words],
+            )
+        else:
+            merged.append(segment)
+    return merged
 
 
 class SpeechStage:
@@ -167,14 +218,16 @@ class SpeechStage:
             ctx.progress(self.name, 1.0)
             return
         try:
-            audio = decode_speech_audio(ctx)
+            audio, stream_length = decode_speech_audio(ctx)
         except (av.FFmpegError, IndexError):  # IndexError: no audio stream after all
             ctx.speech_note = UNREADABLE_AUDIO
             ctx.progress(self.name, 1.0)
             return
         length = len(audio) / SAMPLE_RATE
+        # Much less sound than the stream holds: what could not be read may hold speech.
+        unread = stream_length > 1.0 and length < MIN_DECODED_SHARE * stream_length
         if length < 0.1:
-            ctx.speech_note = NO_SPEECH
+            ctx.speech_note = UNREADABLE_AUDIO if unread or stream_length > 1.0 else NO_SPEECH
             ctx.progress(self.name, 1.0)
             return
 
@@ -209,8 +262,9 @@ class SpeechStage:
             segment = to_segment(piece, length, after=segments[-1].end if segments else 0.0)
             if segment.text:
                 segments.append(segment)
+        segments = merge_sentences(segments)
         if not segments:
-            ctx.speech_note = NO_SPEECH
+            ctx.speech_note = UNREADABLE_AUDIO if unread else NO_SPEECH
             return
         ctx.transcript = Transcript(
             language=info.language,

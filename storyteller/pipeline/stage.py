@@ -70,3 +70,27 @@ class Stage(Protocol):
     name: str
 
     def run(self, ctx: Context) -> None: ...
+
+
+class SceneWork:
+    """A stage that works scene by scene on the keyframes (faces, people, on-screen text).
+
+    `scene` does one scene whose keyframe is in `ctx.keyframes`; `finish` runs once all are
+    done. The pipeline calls `scene` as the scene pass closes each scene (on another
+    thread), then `finish`; `run`, the `Stage` contract, does the same for scenes already
+    found. Both go through the same two methods."""
+
+    name: str = ""
+
+    def scene(self, ctx: Context, scene: Scene) -> None:
+        raise NotImplementedError
+
+    def finish(self, ctx: Context) -> None:
+        ctx.progress(self.name, 1.0)
+
+    def run(self, ctx: Context) -> None:
+        total = max(1, len(ctx.scenes))
+        for done, scene in enumerate(ctx.scenes, start=1):
+            self.scene(ctx, scene)
+            ctx.progress(self.name, min(0.99, done / total))
+        self.finish(ctx)

@@ -15,7 +15,7 @@ import numpy as np
 
 from storyteller.pipeline.evidence import Scene, ScreenText
 from storyteller.pipeline.frames import read_frames, scaled_size
-from storyteller.pipeline.stage import Context
+from storyteller.pipeline.stage import Context, SceneWork
 
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
@@ -174,7 +174,38 @@ class ScreenTextCollector:
         self.lines.append(_Line(cleaned, confidence, {time_s}))
 
     def result(self) -> list[ScreenText]:
-        return sorted((line.evidence() for line in self.lines), key=lambda s: s.first_seen_s)
+        return sorted(
+            join_captions([line.evidence() for line in self.lines]), key=lambda s: s.first_seen_s
+        )
+
+
+# Lines read in the same frames are one caption when the first does not end a sentence and
+# together they stay short: "BREAKING NEWS" over "Flooding closes the high street".
+MAX_CAPTION_CHARS = 90
+
+
+def join_captions(lines: list[ScreenText]) -> list[ScreenText]:
+    """Consecutive lines (top to bottom, as read) shown over the same span joined into one."""
+    joined: list[ScreenText] = []
+    for line in lines:
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and abs(last.first_seen_s - line.first_seen_s) <= 0.05
+            and abs(last.last_seen_s - line.last_seen_s) <= 0.05
+            and last.frames == line.frames
+            and last.text[-1:] not in ".!?:"
+            and len(last.text) + len(line.text) < MAX_CAPTION_CHARS
+        ):
+            joined[-1] = last.model_copy(
+                update={
+                    "text": f"{last.text} {line.text}",
+                    "confidence": min(last.confidence, line.confidence),
+                }
+            )
+        else:
+            joined.append(line)
+    return joined
 
 
 def frame_times(scene: Scene, count: int) -> list[float]:
@@ -210,11 +241,9 @@ def _scaled(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_AREA)
 
 
-class ScreenTextStage:
-    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen.
-
-    `run` reads every scene; the pipeline instead calls `read_scene` for each scene as
-    the scene pass closes it (on another thread), then `finish`."""
+class ScreenTextStage(SceneWork):
+    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen; the
+    lines of one caption (read together in the same frames) joined into one."""
 
     name = "text"
 
@@ -222,13 +251,7 @@ class ScreenTextStage:
         self.collector: ScreenTextCollector | None = None
         self.frames_read = 0
 
-    def run(self, ctx: Context) -> None:
-        ctx.progress(self.name, 0.0)
-        for scene in ctx.scenes:
-            self.read_scene(ctx, scene)
-        self.finish(ctx)
-
-    def read_scene(self, ctx: Context, scene: Scene) -> None:
+    def scene(self, ctx: Context, scene: Scene) -> None:
         settings = ctx.settings
         if self.collector is None:
             self.collector = ScreenTextCollector(settings.ocr_min_confidence)

@@ -1,0 +1,213 @@
+"""The local teller's news wording: sentences by the role they play in a news story, each
+with many structures (not synonyms) so seeds read differently. Slots are filled from the
+evidence only; templates hold no numbers."""
+
+from __future__ import annotations
+
+# A voice: who says a quoted line. The footage never tells who, so neither does the story.
+VOICE = (
+    "a voice in the footage",
+    "a speaker heard in the clip",
+    "one of the voices on the recording",
+    "a voice on the sound track",
+    "someone heard in the video",
+)
+
+NEWS: dict[str, tuple[str, ...]] = {
+    # --- ledes: the strongest grounded fact first -------------------------------------------
+    "lede_quote": (
+        '"{quote}" {voice} says{context}.',
+        '{Voice} says, "{quote}"{context_after}',
+        '"{quote}" That is the line {voice} delivers{context}.',
+        '{Voice} puts it plainly{context}: "{quote}"',
+        '"{quote}" So says {voice}{context}.',
+    ),
+    "lede_caption": (
+        "A caption reading '{text}' fills the screen{context}.",
+        "'{text}', the words on screen announce{context}.",
+        "The footage opens its message on screen: '{text}'{context_after}",
+        "Lettering spelling out '{text}' takes over the frame{context}.",
+        "On screen, the words '{text}' stand out{context}.",
+    ),
+    "lede_people": (
+        "{who} {act} {where}{setting}, in footage {camera_by}.",
+        "{setting_first}{who_lower} {act} {where}, {camera_as}.",
+        "Footage {camera_by} follows {who_lower} as {they} {act_bare} {where}{setting}.",
+        "{who} {act} {where}{setting} while the camera {camera_verb}.",
+        "In a clip {camera_by}, {who_lower} {act} {where}{setting}.",
+    ),
+    "lede_scene": (
+        "The footage takes in {setting_noun}, {camera_as}.",
+        "{setting_noun_cap} fills the frame in footage {camera_by}.",
+        "A camera that {camera_verb} shows {setting_noun}.",
+        "The clip looks out on {setting_noun}, {camera_as}.",
+        "In footage {camera_by}, {setting_noun} is the whole story.",
+    ),
+    "lede_bare": (
+        "The clip runs {length} across {shots}.",
+        "Across {shots}, the footage runs {length}.",
+        "The footage lasts {length}, cut into {shots}.",
+        "Some {length} of footage, in {shots}, is all the clip holds.",
+        "The recording plays for {length} over {shots}.",
+    ),
+    # --- supporting detail --------------------------------------------------------------------
+    "quote_more": (
+        'Later, {voice} adds: "{quote}"',
+        '"{quote}" {voice} goes on.',
+        'The exchange continues: "{quote}"',
+        'Then comes another line: "{quote}"',
+        '{Voice} follows up: "{quote}"',
+    ),
+    "exchange": (
+        "The lines come in a spoken exchange {share}.",
+        "Talk runs {share}, line after line.",
+        "The words are spoken {share}, as a conversation.",
+        "Speech carries the clip {share}.",
+        "Voices fill the sound track {share}.",
+    ),
+    "caption_more": (
+        "The screen also carries {texts}.",
+        "Further lettering reads {texts}.",
+        "{texts} can be read on screen too.",
+        "Elsewhere the frame shows {texts}.",
+        "Text on screen adds {texts}.",
+    ),
+    "caption_support": (
+        "The words '{text}' appear on screen {during}.",
+        "{during_cap}, a caption reads '{text}'.",
+        "Lettering on screen reads '{text}' {during}.",
+        "'{text}' is written across the frame {during}.",
+        "{during_cap}, the screen shows the words '{text}'.",
+    ),
+    # --- what is seen ------------------------------------------------------------------------
+    "people_seen": (
+        "{who} can be seen {where}{moving}.",
+        "The camera picks out {who_lower} {where}{moving}.",
+        "{where_cap}, {who_lower} {be} in view{moving}.",
+        "At the busiest moment, {who_lower} {be} on camera {where}{moving}.",
+        "The frame holds {who_lower} {where}{moving}.",
+    ),
+    "setting_seen": (
+        "The setting is {setting_noun}.",
+        "Around them is {setting_noun}.",
+        "It all plays out against {setting_noun}.",
+        "Behind the action lies {setting_noun}.",
+        "The backdrop is {setting_noun}.",
+    ),
+    "camera_seen": (
+        "The camera {camera_verb} {through}.",
+        "Shot by a camera that {camera_verb}, the clip runs {length} {through}.",
+        "{through_cap}, the camera {camera_verb}.",
+        "The picture comes from a camera that {camera_verb}, {through}.",
+        "Over {length}, the camera {camera_verb} {through}.",
+    ),
+    "cuts": (
+        "The edit moves through {shots} in {length}.",
+        "Its {length} are cut into {shots}.",
+        "The clip cuts between {shots} over {length}.",
+        "{shots_cap} make up the {length} of footage.",
+        "Across {length}, the footage changes shot {cuts} times.",
+    ),
+    "single_take": (
+        "It is one take of {length}.",
+        "The whole clip is a single take lasting {length}.",
+        "A single unbroken take covers all {length}.",
+        "There is one take, {length} long.",
+        "The {length} play out in one take.",
+    ),
+    # --- the sound ---------------------------------------------------------------------------
+    "ambient": (
+        "Background sound accompanies the pictures.",
+        "The sound track carries only ambient sound.",
+        "Room tone and background noise make up the sound.",
+        "What is heard is background sound rather than speech.",
+        "The audio holds ambient sound throughout.",
+    ),
+    "no_audio": (
+        "The file carries no sound track.",
+        "The clip is silent: the file has no audio.",
+        "No sound was recorded with the pictures.",
+        "The pictures come without any sound track.",
+        "There is no audio in the file.",
+    ),
+    "unreadable_audio": (
+        "The sound track could not be read in full, so what is said cannot be quoted.",
+        "Much of the audio could not be decoded, and no words are quoted from it.",
+        "The sound could not be decoded, so speech in it cannot be reported.",
+        "The audio track proved unreadable; whatever is said there goes unquoted.",
+        "Its sound could not be read, so the story quotes no one.",
+    ),
+    "foreign": (
+        "The speech is in {language}, and is quoted as spoken.",
+        "The words are {language}, quoted here unchanged.",
+        "Speakers use {language}; quotes keep their words.",
+        "The talk is in {language}, given as heard.",
+        "What is said is in {language} and appears here as spoken.",
+    ),
+    "unclear": (
+        "A voice is heard {share}, too faint to quote.",
+        "Speech comes through {share}, though unclearly.",
+        "Someone speaks {share}, indistinctly.",
+        "Talk can be heard {share}, muffled.",
+        "A voice runs {share}, hard to make out.",
+    ),
+    "truncated": (
+        "The file appears to stop short of its stated length.",
+        "The recording seems cut off before its stated end.",
+        "Part of the file looks to be missing at the end.",
+        "The file breaks off early, before its stated length.",
+        "The footage seems truncated, ending early.",
+    ),
+    # --- the close ---------------------------------------------------------------------------
+    "close": (
+        "The clip ends after {length}.",
+        "After {length}, the footage stops.",
+        "The recording closes at the {length} mark.",
+        "That is where the footage ends, {length} in.",
+        "The video wraps up after {length}.",
+    ),
+    "unknown": (
+        "Who filmed it, and when, is not known.",
+        "The person behind the camera was not identified.",
+        "There was no word on who made the recording.",
+        "Why the footage was shot is not known.",
+        "Its origin could not be established.",
+    ),
+}
+
+CAMERA_VERB = {
+    "still": ("holds still", "stays fixed", "does not move"),
+    "pan": ("pans across the scene", "sweeps sideways", "turns across the view"),
+    "zoom": ("zooms", "pushes in and out", "changes its zoom"),
+    "handheld": ("is held by hand", "moves with the hand holding it", "sways in the hand"),
+}
+CAMERA_BY = {
+    "still": ("from a fixed camera", "shot from a fixed position", "from a camera held still"),
+    "pan": ("from a panning camera", "shot as the camera pans", "from a camera on the move"),
+    "zoom": ("shot with a zoom", "from a zooming camera", "as the camera zooms"),
+    "handheld": ("shot by hand", "from a handheld camera", "filmed handheld"),
+}
+CAMERA_AS = {
+    "still": ("seen from a fixed camera", "the camera held still", "from one fixed position"),
+    "pan": ("as the camera pans", "the camera sweeping across", "the view panning"),
+    "zoom": ("as the camera zooms", "the lens zooming", "the view drawing in and out"),
+    "handheld": ("filmed handheld", "the camera in someone's hand", "shot by hand"),
+}
+WHERE = {
+    "left": ("on the left of the frame", "to the left", "at the left side"),
+    "right": ("on the right of the frame", "to the right", "at the right side"),
+    "centre": ("in the middle of the frame", "at the centre", "mid-frame"),
+    "across": ("across the frame", "all over the frame", "throughout the shot"),
+}
+# What each visual label is called: stated, and hedged ("what looks like ...").
+SETTING_NOUN = {
+    "snow": ("snow-covered ground", "a snowy landscape", "fresh snow"),
+    "sand": ("a sandy shore", "sand by the water", "a stretch of beach"),
+    "water": ("open water", "a waterfront", "a stretch of water"),
+    "foliage": ("trees in autumn colours", "turning autumn leaves", "autumn foliage"),
+    "green": ("green, leafy surroundings", "greenery", "grass and trees"),
+    "sky": ("open sky", "a wide sky", "a broad sky"),
+    "indoor": ("an indoor space", "a room indoors", "an interior"),
+    "outdoor": ("an outdoor scene", "the open air", "a scene outdoors"),
+    "night": ("a night scene", "a street at night", "the dark of night"),
+}

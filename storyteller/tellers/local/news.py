@@ -16,16 +16,16 @@ VOICE = (
 NEWS: dict[str, tuple[str, ...]] = {
     # --- ledes: the strongest grounded fact first -------------------------------------------
     "lede_quote": (
-        '"{quote}" {voice} says{context}.',
-        '{Voice} says, "{quote}"{context_after}',
-        '"{quote}" That is the line {voice} delivers{context}.',
+        '"{quote_comma}" {voice} says{context}.',
+        '{Voice} says{context}: "{quote}"',
+        '{Context_first}{voice} says: "{quote}"',
         '{Voice} puts it plainly{context}: "{quote}"',
-        '"{quote}" So says {voice}{context}.',
+        '"{quote_comma}" {voice} tells the camera{context}.',
     ),
     "lede_caption": (
         "A caption reading '{text}' fills the screen{context}.",
         "'{text}', the words on screen announce{context}.",
-        "The footage opens its message on screen: '{text}'{context_after}",
+        "The screen spells out '{text}'{context}.",
         "Lettering spelling out '{text}' takes over the frame{context}.",
         "On screen, the words '{text}' stand out{context}.",
     ),
@@ -33,7 +33,7 @@ NEWS: dict[str, tuple[str, ...]] = {
         "{who} {act} {where}{setting}, in footage {camera_by}.",
         "{setting_first}{who_lower} {act} {where}, {camera_as}.",
         "Footage {camera_by} follows {who_lower} as {they} {act_bare} {where}{setting}.",
-        "{who} {act} {where}{setting} while the camera {camera_verb}.",
+        "{who} {act} {where}{setting}, and the camera {camera_verb}.",
         "In a clip {camera_by}, {who_lower} {act} {where}{setting}.",
     ),
     "lede_scene": (
@@ -87,48 +87,34 @@ NEWS: dict[str, tuple[str, ...]] = {
         "At the busiest moment, {who_lower} {be} on camera {where}{moving}.",
         "The frame holds {who_lower} {where}{moving}.",
     ),
-    "setting_seen": (
-        "The setting is {setting_noun}.",
-        "Around them is {setting_noun}.",
-        "It all plays out against {setting_noun}.",
-        "Behind the action lies {setting_noun}.",
-        "The backdrop is {setting_noun}.",
-    ),
     "camera_seen": (
-        "The camera {camera_verb} {through}.",
-        "Shot by a camera that {camera_verb}, the clip runs {length} {through}.",
-        "{through_cap}, the camera {camera_verb}.",
-        "The picture comes from a camera that {camera_verb}, {through}.",
-        "Over {length}, the camera {camera_verb} {through}.",
+        "Shot by a camera that {camera_verb}, the clip runs {length} {take}{backdrop}.",
+        "For {length} {take}, the camera {camera_verb}{backdrop}.",
+        "The picture comes {take} from a camera that {camera_verb}{backdrop}, over {length}.",
+        "Over {length} {take}, the camera {camera_verb}{backdrop}.",
+        "The camera {camera_verb} for {length} {take}{backdrop}.",
     ),
-    "cuts": (
-        "The edit moves through {shots} in {length}.",
-        "Its {length} are cut into {shots}.",
-        "The clip cuts between {shots} over {length}.",
-        "{shots_cap} make up the {length} of footage.",
-        "Across {length}, the footage changes shot {cuts} times.",
-    ),
-    "single_take": (
-        "It is one take of {length}.",
-        "The whole clip is a single take lasting {length}.",
-        "A single unbroken take covers all {length}.",
-        "There is one take, {length} long.",
-        "The {length} play out in one take.",
+    "runs": (
+        "The clip runs {length} {take}{backdrop}.",
+        "It lasts {length} {take}{backdrop}.",
+        "Over {length} {take}, the footage plays out{backdrop}.",
+        "The footage runs {length} {take}{backdrop}.",
+        "It all takes {length} {take}{backdrop}.",
     ),
     # --- the sound ---------------------------------------------------------------------------
-    "ambient": (
-        "Background sound accompanies the pictures.",
-        "The sound track carries only ambient sound.",
-        "Room tone and background noise make up the sound.",
-        "What is heard is background sound rather than speech.",
-        "The audio holds ambient sound throughout.",
+    "close_ambient": (
+        "With only background sound, the clip ends after {length}.",
+        "Ambient sound runs under the pictures until the clip ends at {length}.",
+        "Room sound carries the clip to its end after {length}.",
+        "Background noise is all that is heard before the footage stops at {length}.",
+        "The footage closes after {length}, with ambient sound throughout.",
     ),
-    "no_audio": (
-        "The file carries no sound track.",
-        "The clip is silent: the file has no audio.",
-        "No sound was recorded with the pictures.",
-        "The pictures come without any sound track.",
-        "There is no audio in the file.",
+    "close_silent": (
+        "Silent throughout, the clip ends after {length}.",
+        "The file carries pictures only, and they stop after {length}.",
+        "The footage, a silent recording, closes after {length}.",
+        "Pictures alone, silent, run {length} and stop.",
+        "The silent recording ends after {length}.",
     ),
     "unreadable_audio": (
         "The sound track could not be read in full, so what is said cannot be quoted.",
@@ -158,11 +144,11 @@ NEWS: dict[str, tuple[str, ...]] = {
         "The file breaks off early, before its stated length.",
         "The footage seems truncated, ending early.",
     ),
-    # --- the close ---------------------------------------------------------------------------
+    # --- the close (one sentence at most on what is unknown) ---------------------------------------------------------------------------
     "close": (
         "The clip ends after {length}.",
         "After {length}, the footage stops.",
-        "The recording closes at the {length} mark.",
+        "The recording closes {length} in.",
         "That is where the footage ends, {length} in.",
         "The video wraps up after {length}.",
     ),
@@ -176,7 +162,7 @@ NEWS: dict[str, tuple[str, ...]] = {
 }
 
 CAMERA_VERB = {
-    "still": ("holds still", "stays fixed", "does not move"),
+    "still": ("holds still", "stays fixed", "stays put"),
     "pan": ("pans across the scene", "sweeps sideways", "turns across the view"),
     "zoom": ("zooms", "pushes in and out", "changes its zoom"),
     "handheld": ("is held by hand", "moves with the hand holding it", "sways in the hand"),
@@ -198,6 +184,18 @@ WHERE = {
     "right": ("on the right of the frame", "to the right", "at the right side"),
     "centre": ("in the middle of the frame", "at the centre", "mid-frame"),
     "across": ("across the frame", "all over the frame", "throughout the shot"),
+}
+# Short names for headlines: "Two People Move About in a Green Space".
+TITLE_SETTING = {
+    "snow": "the Snow",
+    "sand": "the Sand",
+    "water": "the Water",
+    "foliage": "Autumn Leaves",
+    "green": "a Green Space",
+    "sky": "the Open Air",
+    "indoor": "a Room",
+    "outdoor": "the Open Air",
+    "night": "the Night",
 }
 # What each visual label is called: stated, and hedged ("what looks like ...").
 SETTING_NOUN = {

@@ -27,6 +27,7 @@ from storyteller.tellers.local.news import (
     CAMERA_VERB,
     NEWS,
     SETTING_NOUN,
+    TITLE_SETTING,
     VOICE,
     WHERE,
 )
@@ -86,7 +87,7 @@ class LocalTeller(Teller):
         self, evidence: Evidence, video: Path | None, *, seed: int, rules: StoryRules
     ) -> Story:
         rng = random.Random(f"{evidence.content_hash}:{seed}")
-        return _Reporter(evidence, rules, Phrasebook(rng)).story()
+        return _Reporter(evidence, rules, Phrasebook(rng), seed=seed).story()
 
 
 def named_place(evidence: Evidence) -> City | None:
@@ -169,8 +170,11 @@ def headline(text: str) -> str | None:
 class _Reporter:
     """Writes one story from one video's evidence, every choice drawn from one phrasebook."""
 
-    def __init__(self, evidence: Evidence, rules: StoryRules, book: Phrasebook) -> None:
+    def __init__(
+        self, evidence: Evidence, rules: StoryRules, book: Phrasebook, *, seed: int = 0
+    ) -> None:
         self.evidence = evidence
+        self.seed = seed
         self.rules = rules
         self.book = book
         self.rng = book.rng
@@ -198,7 +202,12 @@ class _Reporter:
         return self.book.pick(options)
 
     def say(self, role: str, **slots: str) -> str:
-        return upper_first(fill(self.pick(NEWS[role]), slots))
+        """One sentence of `role`. Consecutive seeds take consecutive wordings (from a start
+        fixed per video and role), so two versions of one story never share a template."""
+        options = NEWS[role]
+        digest = hashlib.sha256(f"{self.evidence.content_hash}:{role}".encode()).digest()
+        template = options[(digest[0] + self.seed) % len(options)]
+        return upper_first(fill(template, slots))
 
     def lead_caption(self) -> ScreenText | None:
         top = self.texts[0] if self.texts else None
@@ -290,30 +299,34 @@ class _Reporter:
             who, plural = self.who()
             return f", as {who} {'are' if plural else 'is'} seen on camera"
         setting = self.setting()
-        return f", over footage of {setting}" if setting else ""
+        return f", against {setting}" if setting else ""
 
     def lede_quote(self) -> str:
         quote = self.quotes[0]
         context = self.context()
         text = quote.text
         voice = self.pick(VOICE)
+        comma = f"{text[:-1]}," if text.endswith(".") else text
         sentence = self.say(
             "lede_quote",
             quote=text,
+            quote_comma=comma,
             voice=voice,
             Voice=upper_first(voice),
             context=context,
-            context_after=f"{context}." if context else "",
+            Context_first=f"{upper_first(context[2:])}, " if context else "",
         )
-        sentence = sentence.replace('"."', '"').replace("..", ".")
         self.head = self.title_from(quote.text) or self.title_people() or self.title_scene()
         return sentence
 
     def title_from(self, spoken: str) -> str | None:
-        title = headline(spoken)
-        if title is None or len(title.split()) < 3:
-            return None
-        return title
+        """A headline from a spoken line: its longest sentence that makes a whole phrase."""
+        found = [
+            title
+            for sentence in re.findall(r"[^.!?]+[.!?]*", spoken)
+            if (title := headline(sentence)) is not None and len(title.split()) >= 3
+        ]
+        return max(found, key=len) if found else None
 
     def lede_caption(self) -> str:
         caption = self.lead_caption()
@@ -329,15 +342,17 @@ class _Reporter:
         words = sign_headline(caption.text)
         head = headline(words) if len(words.split()) >= 2 else None
         if head is None:
-            setting = self.setting()
-            extra = f"'{words}' Over {setting}" if setting else f"'{words}' Fills the Screen"
+            label = self.seen[0][0] if self.seen and self.seen[0][1] else None
+            extra = (
+                f"'{words}' Over {TITLE_SETTING[label]}" if label else f"'{words}' Fills the Screen"
+            )
             head = headline(headline_case(extra)) if len(extra) <= TITLE_MAX_CHARS else None
         self.head = head or self.title_people() or self.title_scene()
         return sentence
 
     def act(self, plural: bool) -> tuple[str, str]:
         if self.moving() and self.camera == "still" and plural:
-            return ("move through the frame", "move through the frame")
+            return ("move about", "move about")
         if self.moving():
             return ("move" if plural else "moves", "move")
         return ("are on camera" if plural else "is on camera", "appear")
@@ -353,7 +368,7 @@ class _Reporter:
             "act": act,
             "act_bare": bare,
             "where": self.where(),
-            "setting": f", with {setting} around" if setting else "",
+            "setting": f" in {setting}" if setting else "",
             "setting_first": f"Against {setting}, " if setting else "",
             **self.camera_slots(),
         }
@@ -367,11 +382,11 @@ class _Reporter:
             return self.title_scene()
         who, plural = self.who()
         act, _ = self.act(plural)
-        verb = {"move through the frame": "Cross the Frame"}.get(act, act)
-        setting = self.setting()
+        verb = {"is on camera": "on Camera", "are on camera": "on Camera"}.get(act, act)
+        label = self.seen[0][0] if self.seen and self.seen[0][1] else None
         options = [f"{who} {verb}"]
-        if setting and not setting.startswith("what"):
-            options.insert(0, f"{who} {verb} in {setting}")
+        if label:
+            options.insert(0, f"{who} {verb} in {TITLE_SETTING[label]}")
         for option in options:
             title = headline(headline_case(option))
             if title:
@@ -390,10 +405,13 @@ class _Reporter:
 
     def title_scene(self) -> str:
         setting = self.setting()
-        if setting and not setting.startswith("what"):
+        if setting:
             camera = self.camera or "still"
-            verb = {"still": "Held in View", "pan": "Seen in a Pan", "zoom": "Seen Up Close"}
-            title = headline(headline_case(f"{setting}, {verb.get(camera, 'Filmed by Hand')}"))
+            verb = {"still": "A Fixed Camera on", "pan": "A Camera Pans", "zoom": "Zooming In on"}
+            option = f"{verb.get(camera, 'A Handheld Look at')} {setting}"
+            if camera == "pan":
+                option = f"A Camera Pans Across {setting}"
+            title = headline(headline_case(option))
             if title:
                 return title
         shots = len(self.scenes) or 1
@@ -493,33 +511,27 @@ class _Reporter:
                     be="are" if plural else "is",
                 )
             )
-        if self.seen and plan not in ("scene",):
-            told.append(self.say("setting_seen", setting_noun=self.setting()))
         duration = length(self.evidence.media.duration_s)
         shots = max(1, len(self.scenes))
+        take = "in one take" if shots == 1 else f"across {count(shots, 'shot')}"
+        setting = self.setting() if plan != "scene" else ""
+        backdrop = (
+            self.pick((f", with {setting} as the backdrop", f", taking in {setting}"))
+            if setting
+            else ""
+        )
         if self.camera and plan != "scene":
-            through = self.pick(("throughout", "from start to finish", "all the way through"))
             told.append(
                 self.say(
                     "camera_seen",
-                    through=through,
-                    through_cap=upper_first(through),
                     length=duration,
+                    take=take,
+                    backdrop=backdrop,
                     **self.camera_slots(),
                 )
             )
-        if shots > 1:
-            told.append(
-                self.say(
-                    "cuts",
-                    shots=count(shots, "shot"),
-                    shots_cap=upper_first(count(shots, "shot")),
-                    length=duration,
-                    cuts=number(shots - 1),
-                )
-            )
-        elif plan != "bare":
-            told.append(self.say("single_take", length=duration))
+        else:
+            told.append(self.say("runs", length=duration, take=take, backdrop=backdrop))
         return " ".join(told)
 
     # --- sound and the close -----------------------------------------------------------
@@ -528,17 +540,19 @@ class _Reporter:
         told: list[str] = []
         media = self.evidence.media
         transcript = self.evidence.transcript
+        duration = length(media.duration_s)
+        role = "close"
         if transcript is None or not transcript.text:
             if not media.has_audio:
-                told.append(self.say("no_audio"))
+                role = "close_silent"
             elif self.evidence.speech_note is SpeechNote.UNREADABLE_AUDIO:
                 told.append(self.say("unreadable_audio"))
             else:
-                told.append(self.say("ambient"))
+                role = "close_ambient"
         if media.truncated:
             told.append(self.say("truncated"))
-        told.append(self.say("close", length=length(media.duration_s)))
+        told.append(self.say(role, length=duration))
         # At most one sentence on what is unknown, and not in every story.
-        if not media.truncated and self.rng.random() < 0.3:
+        if not media.truncated and self.rng.random() < 0.1:
             told.append(self.say("unknown"))
         return " ".join(told)

@@ -31,7 +31,7 @@ from storyteller.story.validator import DOUBLE_QUOTES, markdown_in, validate
 from storyteller.tellers.base import TellerError, tell
 from storyteller.tellers.local import phrasing
 from storyteller.tellers.local.gazetteer import Climate, cities, cities_for, find_city
-from storyteller.tellers.local.reading import Setting, excerpt, key_phrase
+from storyteller.tellers.local.reading import excerpt, key_phrase, word_set
 from storyteller.tellers.local.teller import LocalTeller
 from storyteller.tellers.registry import get_teller
 
@@ -42,6 +42,7 @@ RULES = StoryRules(
 SEEDS = range(8)
 
 # --- building evidence by hand -------------------------------------------------------
+# A look's labels are confidences (0..1): stated from 0.6, hedged from 0.4.
 
 SNOW = Look(
     brightness=0.78, saturation=0.08, colours=["white", "grey"], snow=0.62, sky=0.2, indoor=0.1
@@ -51,16 +52,16 @@ BEACH = Look(
     brightness=0.76,
     saturation=0.5,
     colours=["blue", "yellow"],
-    sand=0.35,
-    water=0.3,
-    sky=0.4,
+    sand=0.8,
+    water=0.7,
+    sky=0.7,
     indoor=0.05,
 )
-SKY = Look(brightness=0.7, saturation=0.3, colours=["blue", "white"], sky=0.5, indoor=0.1)
+SKY = Look(brightness=0.7, saturation=0.3, colours=["blue", "white"], sky=0.7, indoor=0.1)
 ROOM = Look(brightness=0.45, saturation=0.25, colours=["brown", "orange"], indoor=0.82)
 DARK = Look(brightness=0.12, saturation=0.2, colours=["black"], indoor=0.5)
 LEAVES = Look(
-    brightness=0.55, saturation=0.55, colours=["orange", "red", "brown"], foliage=0.45, indoor=0.1
+    brightness=0.55, saturation=0.55, colours=["orange", "red", "brown"], foliage=0.75, indoor=0.1
 )
 
 
@@ -328,7 +329,24 @@ def test_every_number_comes_from_the_evidence(told: list[Told]) -> None:
 def test_stories_are_short(told: list[Told]) -> None:
     for t in told:
         words = len(body(t.story).split())
-        assert 50 <= words <= 250, (words, t.story.text)
+        # Thin evidence gives a short brief: nothing is padded out with what is not there.
+        assert 25 <= words <= 250, (words, t.story.text)
+
+
+_TITLE_SMALL = word_set("a an and as at but by for in of on or the to up short")
+
+
+def test_headline_is_a_whole_phrase_drawn_from_the_lede(told: list[Told]) -> None:
+    for t in told:
+        title = t.story.title
+        assert not title.endswith((":", ",", ";", "-")), title
+        assert title.split()[-1].lower() not in _TITLE_SMALL, title
+        assert not re.search(r"on camera$|^words on screen|^heard on camera", title.lower())
+        lede = t.story.paragraphs[0].lower()
+        words = [w.strip("'.,").lower() for w in title.split()]
+        content = [w for w in words if w not in _TITLE_SMALL]
+        found = [w for w in content if w[:4] in lede]
+        assert len(found) >= 0.6 * len(content), (title, lede)
 
 
 def test_same_video_and_seed_give_the_same_story(told: list[Told]) -> None:
@@ -359,13 +377,15 @@ def test_snowy_story_uses_caption_speech_and_scenes() -> None:
     evidence = snowy_with_speech_and_caption()
     for seed in SEEDS:
         story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
-        assert "City Marathon" in story.title  # the most prominent on-screen text
+        # The lede is the caption or a spoken line (the seed varies which), and the
+        # headline comes from the lede.
+        assert "City Marathon" in story.title or "Snow Has Closed" in story.title
         assert city_climates(story) >= {Climate.SNOW}
         assert story.date.month in (12, 1, 2)
         assert len(quoted(story)) == 2
         assert "two" in (story.paragraphs[0] + story.paragraphs[1]).lower()
         assert "three shots" in body(story)  # the scene count, in words
-        assert "second shot" in body(story)  # where the caption and the faces appear
+        assert "second shot" in body(story) or "CITY MARATHON" in story.paragraphs[0]
 
 
 def city_climates(story: Story) -> frozenset[Climate]:
@@ -383,7 +403,7 @@ def test_beach_story_without_speech_says_so_and_quotes_nothing() -> None:
         assert story.date.month in (6, 7, 8)
         assert any(word in body(story).lower() for word in ("sand", "beach", "shore"))
         # Faces were counted at three at most: the story never says more.
-        assert re.search(r"three (or more )?people", body(story))
+        assert re.search(r"three (or more )?people", body(story), re.IGNORECASE)
         assert not re.search(
             r"(least|than) (four|five|six)|(four|five|six) or more|crowd", body(story)
         )
@@ -409,7 +429,7 @@ def test_thin_evidence_still_gives_three_real_paragraphs() -> None:
         assert all(len(p.split()) >= 5 for p in story.paragraphs)
         assert quoted(story) == []
         assert "square" in body(story)  # the frame's shape, from the probe
-        assert story.title in phrasing.TITLES_FROM_LOOK[Setting.PLAIN]
+        assert story.title == "A Short Clip in a Square Frame"
 
 
 def test_non_english_speech_is_quoted_as_spoken() -> None:
@@ -501,15 +521,19 @@ def test_long_on_screen_text_is_cut_at_a_word_boundary() -> None:
     for seed in SEEDS:
         story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
         assert len(story.title) <= TITLE_MAX_CHARS
-        assert story.title.startswith("Welcome to the Annual Winter")
+        if line in story.paragraphs[0]:  # a caption lede: the headline is cut from it
+            assert story.title.startswith("Welcome to the Annual Winter")
         assert f"'{line}'" in body(story)  # the body still cites it whole
 
 
 def test_title_comes_from_speech_when_nothing_is_on_screen() -> None:
     evidence = snowy_with_speech_and_caption().model_copy(update={"on_screen_text": []})
     for seed in SEEDS:
-        title = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed).title
-        assert "Snow Has Closed the Mountain Road" in title or "City Marathon Starts" in title
+        story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
+        if '"' in story.paragraphs[0]:  # a spoken lede: the headline is its words
+            assert "Snow Has Closed the Mountain Road" in story.title
+        else:  # the people lead, and the headline says so
+            assert story.title.startswith("Two People")
 
 
 def test_key_phrase_is_a_short_clause() -> None:

@@ -16,11 +16,11 @@ VOICE = (
 NEWS: dict[str, tuple[str, ...]] = {
     # --- ledes: the strongest grounded fact first -------------------------------------------
     "lede_quote": (
-        '"{quote_comma}" {voice} says{context}.',
+        '"{quote_trim}", {voice} says{context}.',
         '{Voice} says{context}: "{quote}"',
         '{Context_first}{voice} says: "{quote}"',
         '{Voice} puts it plainly{context}: "{quote}"',
-        '"{quote_comma}" {voice} tells the camera{context}.',
+        '"{quote_trim}", {voice} tells the camera{context}.',
     ),
     "lede_caption": (
         "A caption reading '{text}' fills the screen{context}.",
@@ -44,11 +44,11 @@ NEWS: dict[str, tuple[str, ...]] = {
         "In footage {camera_by}, {setting_noun} is the whole story.",
     ),
     "lede_bare": (
-        "The clip runs {length} across {shots}.",
-        "Across {shots}, the footage runs {length}.",
-        "The footage lasts {length}, cut into {shots}.",
-        "Some {length} of footage, in {shots}, is all the clip holds.",
-        "The recording plays for {length} over {shots}.",
+        "The clip runs {length} {take}, in {frame}.",
+        "In {frame}, the short clip runs {length} {take}.",
+        "The clip lasts {length} {take}, filmed in {frame}.",
+        "Some {length} of footage in {frame}, {take}, is all the clip holds.",
+        "The recording plays for {length} {take}, in {frame}.",
     ),
     # --- supporting detail --------------------------------------------------------------------
     "quote_more": (
@@ -83,7 +83,7 @@ NEWS: dict[str, tuple[str, ...]] = {
     "people_seen": (
         "{who} can be seen {where}{moving}.",
         "The camera picks out {who_lower} {where}{moving}.",
-        "{where_cap}, {who_lower} {be} in view{moving}.",
+        "{where_cap}, {who_lower} can be made out{moving}.",
         "At the busiest moment, {who_lower} {be} on camera {where}{moving}.",
         "The frame holds {who_lower} {where}{moving}.",
     ),
@@ -101,6 +101,27 @@ NEWS: dict[str, tuple[str, ...]] = {
         "The footage runs {length} {take}{backdrop}.",
         "It all takes {length} {take}{backdrop}.",
     ),
+    "people_arrive": (
+        "{who} {come} into view in the {nth} shot.",
+        "The {nth} shot is where {who_lower} {appear}.",
+        "By the {nth} shot, {who_lower} {be} in the frame.",
+        "{who} {appear} from the {nth} shot on.",
+        "In the {nth} shot, the camera finds {who_lower}.",
+    ),
+    "setting_change": (
+        "By the {nth} shot, the view has moved to {setting}.",
+        "The {nth} shot turns to {setting}.",
+        "Then, in the {nth} shot, comes {setting}.",
+        "The edit moves on to {setting} in the {nth} shot.",
+        "In the {nth} shot, the picture shifts to {setting}.",
+    ),
+    "light": (
+        "The light is {light}.",
+        "It is all filmed in {light}.",
+        "The scene sits in {light}.",
+        "The pictures are lit by {light}.",
+        "{light_cap} falls over the scene.",
+    ),
     # --- the sound ---------------------------------------------------------------------------
     "close_ambient": (
         "With only background sound, the clip ends after {length}.",
@@ -111,7 +132,7 @@ NEWS: dict[str, tuple[str, ...]] = {
     ),
     "close_silent": (
         "Silent throughout, the clip ends after {length}.",
-        "The file carries pictures only, and they stop after {length}.",
+        "The pictures, silent throughout, stop after {length}.",
         "The footage, a silent recording, closes after {length}.",
         "Pictures alone, silent, run {length} and stop.",
         "The silent recording ends after {length}.",
@@ -139,7 +160,7 @@ NEWS: dict[str, tuple[str, ...]] = {
     ),
     "truncated": (
         "The file appears to stop short of its stated length.",
-        "The recording seems cut off before its stated end.",
+        "The recording seems cut off early, before its stated end.",
         "Part of the file looks to be missing at the end.",
         "The file breaks off early, before its stated length.",
         "The footage seems truncated, ending early.",
@@ -208,4 +229,10 @@ SETTING_NOUN = {
     "indoor": ("an indoor space", "a room indoors", "an interior"),
     "outdoor": ("an outdoor scene", "the open air", "a scene outdoors"),
     "night": ("a night scene", "a street at night", "the dark of night"),
+}
+
+LIGHT = {
+    "dark": ("deep shadow", "very little light", "gloom"),
+    "dim": ("dim light", "low light", "subdued light"),
+    "bright": ("bright light", "strong daylight", "full light"),
 }

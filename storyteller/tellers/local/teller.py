@@ -25,6 +25,7 @@ from storyteller.tellers.local.news import (
     CAMERA_AS,
     CAMERA_BY,
     CAMERA_VERB,
+    LIGHT,
     NEWS,
     SETTING_NOUN,
     TITLE_SETTING,
@@ -32,6 +33,7 @@ from storyteller.tellers.local.news import (
     WHERE,
 )
 from storyteller.tellers.local.phrasing import (
+    FRAME_SHAPES,
     SPEECH_SHARE,
     Phrasebook,
     count,
@@ -143,8 +145,7 @@ def sightings(look: Look | None) -> list[tuple[str, bool]]:
 
 def headline(text: str) -> str | None:
     """A whole phrase as a headline of at most the allowed length, or None."""
-    text = text.strip().rstrip(".!?…,;:").strip()
-    text = headline_case(text) if text.islower() or text.isupper() else upper_first(text)
+    text = headline_case(text.strip().rstrip(".!?…,;:").strip())
     words = text.split()
     while words and (
         len(" ".join(words)) > TITLE_MAX_CHARS or words[-1].lower().strip(",;:") in _DANGLING
@@ -188,6 +189,8 @@ class _Reporter:
         self.camera = self._camera()
         self.used_texts: set[str] = set()
         self.head = ""
+        self._who: tuple[str, bool] | None = None
+        self._noun: str | None = None
 
     # --- facts -------------------------------------------------------------------------
 
@@ -220,7 +223,13 @@ class _Reporter:
         return None
 
     def who(self) -> tuple[str, bool]:
-        """How many people the story may say are there, never more than were seen."""
+        """How many people the story may say are there, never more than were seen; the
+        same words all through one story (the headline repeats the lede's)."""
+        if self._who is None:
+            self._who = self._count_people()
+        return self._who
+
+    def _count_people(self) -> tuple[str, bool]:
         n = self.people
         if n <= 1:
             return self.pick(("a person", "one person", "someone")), False
@@ -235,13 +244,21 @@ class _Reporter:
         places = [s.people_where for s in self.scenes if s.people_where]
         return self.pick(WHERE[places[0]]) if places else ""
 
-    def setting(self, *, noun_only: bool = False) -> str:
+    def setting(self) -> str:
         """The strongest sure or hedged label as a noun phrase, or '' when none."""
         if not self.seen:
             return ""
         label, sure = self.seen[0]
-        noun = self.pick(SETTING_NOUN[label])
-        return noun if sure else f"what looks like {noun}"
+        if self._noun is None:
+            self._noun = self.pick(SETTING_NOUN[label])
+        return self._noun if sure else f"what looks like {self._noun}"
+
+    def in_setting(self) -> str:
+        """' in <setting>' (' under <sky>'), or '' when nothing is sure enough to say."""
+        setting = self.setting()
+        if not setting:
+            return ""
+        return f" {'under' if self.seen[0][0] == 'sky' else 'in'} {setting}"
 
     def camera_slots(self) -> dict[str, str]:
         camera = self.camera or "still"
@@ -306,11 +323,12 @@ class _Reporter:
         context = self.context()
         text = quote.text
         voice = self.pick(VOICE)
-        comma = f"{text[:-1]}," if text.endswith(".") else text
+        # News style puts the attribution after the quote; the quoted words stay exact.
+        trim = text[:-1] if text.endswith(".") else text
         sentence = self.say(
             "lede_quote",
             quote=text,
-            quote_comma=comma,
+            quote_trim=trim,
             voice=voice,
             Voice=upper_first(voice),
             context=context,
@@ -344,7 +362,9 @@ class _Reporter:
         if head is None:
             label = self.seen[0][0] if self.seen and self.seen[0][1] else None
             extra = (
-                f"'{words}' Over {TITLE_SETTING[label]}" if label else f"'{words}' Fills the Screen"
+                f"'{words}'{self.in_setting().replace(' in ', ' Over ')}"
+                if label
+                else f"'{words}' Fills the Screen"
             )
             head = headline(headline_case(extra)) if len(extra) <= TITLE_MAX_CHARS else None
         self.head = head or self.title_people() or self.title_scene()
@@ -368,7 +388,7 @@ class _Reporter:
             "act": act,
             "act_bare": bare,
             "where": self.where(),
-            "setting": f" in {setting}" if setting else "",
+            "setting": self.in_setting(),
             "setting_first": f"Against {setting}, " if setting else "",
             **self.camera_slots(),
         }
@@ -387,6 +407,7 @@ class _Reporter:
         options = [f"{who} {verb}"]
         if label:
             options.insert(0, f"{who} {verb} in {TITLE_SETTING[label]}")
+            options.insert(0, f"{who} {verb}{self.in_setting()}")
         for option in options:
             title = headline(headline_case(option))
             if title:
@@ -418,10 +439,16 @@ class _Reporter:
         return "A Single Take" if shots == 1 else headline_case(f"{count(shots, 'shot')} in a Row")
 
     def lede_bare(self) -> str:
-        self.head = self.title_scene()
         shots = max(1, len(self.scenes))
+        shape = self.shape()
+        brief = "A Short Clip" if self.evidence.media.duration_s < 30 else "A Clip"
+        self.head = f"{brief} in a {shape.title()} Frame"
+        take = "in one take" if shots == 1 else f"across {count(shots, 'shot')}"
         return self.say(
-            "lede_bare", length=length(self.evidence.media.duration_s), shots=count(shots, "shot")
+            "lede_bare",
+            length=length(self.evidence.media.duration_s),
+            take=take,
+            frame=self.pick(FRAME_SHAPES[shape]),
         )
 
     # --- supporting detail -------------------------------------------------------------
@@ -496,7 +523,7 @@ class _Reporter:
         told: list[str] = []
         if self.people and plan != "people":
             who, plural = self.who()
-            where = self.where() or self.pick(("in the frame", "on screen", "in view"))
+            where = self.where() or self.pick(("in the frame", "in shot", "before the camera"))
             moving = (
                 self.pick((", moving", ", in motion", ", on the move")) if self.moving() else ""
             )
@@ -532,7 +559,60 @@ class _Reporter:
             )
         else:
             told.append(self.say("runs", length=duration, take=take, backdrop=backdrop))
+        told += self.shot_details()
+        light = self.light()
+        if light:
+            told.append(self.say("light", light=light, light_cap=upper_first(light)))
         return " ".join(told)
+
+    def light(self) -> str:
+        """The light, when it is out of the ordinary (dark, dim or bright)."""
+        look = main_look(self.evidence)
+        if look is None:
+            return ""
+        key = (
+            "dark"
+            if look.brightness < 0.2
+            else "dim"
+            if look.brightness < 0.35
+            else "bright"
+            if look.brightness > 0.72
+            else None
+        )
+        return self.pick(LIGHT[key]) if key else ""
+
+    def shot_details(self) -> list[str]:
+        """What changes from shot to shot: people arriving, another setting."""
+        told: list[str] = []
+        if len(self.scenes) < 2:
+            return told
+        with_people = [i for i, s in enumerate(self.scenes) if max(s.people, s.faces)]
+        if with_people and with_people[0] > 0 and (nth := ordinal(with_people[0])):
+            scene = self.scenes[with_people[0]]
+            n = max(scene.people, scene.faces)
+            who = "one person" if n == 1 else f"{number(n)} people"
+            agree = {
+                "come": "comes" if n == 1 else "come",
+                "appear": "appears" if n == 1 else "appear",
+                "be": "is" if n == 1 else "are",
+            }
+            told.append(
+                self.say("people_arrive", who=upper_first(who), who_lower=who, nth=nth, **agree)
+            )
+        first = sightings(self.scenes[0].look)
+        for i, scene in enumerate(self.scenes[1:], start=1):
+            seen = sightings(scene.look)
+            if seen and seen[0][1] and (not first or seen[0][0] != first[0][0]):
+                nth = ordinal(i)
+                if nth:
+                    noun = self.pick(SETTING_NOUN[seen[0][0]])
+                    told.append(self.say("setting_change", nth=nth, setting=noun))
+                break
+        return told
+
+    def shape(self) -> str:
+        width, height = self.evidence.media.width, self.evidence.media.height
+        return "square" if width == height else "landscape" if width > height else "portrait"
 
     # --- sound and the close -----------------------------------------------------------
 

@@ -13,15 +13,19 @@ from storyteller.pipeline.stage import Context
 
 # Two samples further apart than this are not compared (a gap in the samples).
 MAX_PAIR_GAP_S = 1.2
-# The camera pans when the whole picture shifts by this share of its width a second...
-PAN_SPEED = 0.04
+# The camera pans when the whole picture shifts steadily one way by this share of its
+# width a second...
+PAN_SPEED = 0.02
 # ...zooms when it spreads out or draws in by this share a second...
 ZOOM_SPEED = 0.03
 # ...and is handheld when it shakes this much without going anywhere.
-SHAKE = 0.015
-# A pixel moves by itself when its flow differs from the camera's by this many pixels a
-# second at the samples' width (about 160 px).
-OWN_MOTION_PX_S = 3.0
+SHAKE = 0.02
+# A pixel moves by itself when, the camera's motion undone, it still differs by this much
+# (grey levels 0-255).
+OWN_DIFFERENCE = 24
+# Corners that agree on a motion must spread over this share of the width and height to be
+# the camera's motion: a box or a hand filling part of a plain wall's frame is not.
+SPREAD = 0.6
 # Some of the frame moves (people walking, a hand) from this share of the picture.
 MOVING_SHARE = 0.01
 
@@ -32,21 +36,47 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
 
 def pair_motion(a: np.ndarray, b: np.ndarray, seconds: float) -> tuple[float, float, float, float]:
     """Between two small RGB frames: the camera's shift (x, y) and zoom, as shares of the
-    width a second, and the share of the picture that moves by itself."""
-    flow = np.asarray(
-        cv2.calcOpticalFlowFarneback(_gray(a), _gray(b), None, 0.5, 3, 9, 3, 5, 1.1, 0)  # type: ignore[call-overload]
-    )
-    height, width = flow.shape[:2]
-    dx, dy = float(np.median(flow[..., 0])), float(np.median(flow[..., 1]))
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    rx, ry = xs - width / 2, ys - height / 2
-    radius = np.hypot(rx, ry) + 1e-3
-    outward = (flow[..., 0] - dx) * rx / radius + (flow[..., 1] - dy) * ry / radius
-    zoom = float(np.median(outward / radius * (width / 2)))  # px at the edge
-    residual = np.hypot(flow[..., 0] - dx, flow[..., 1] - dy)
-    own = float((residual > OWN_MOTION_PX_S * seconds).mean())
-    per_s = seconds * width
-    return dx / per_s, dy / per_s, zoom / per_s, own
+    width a second, and the share of the picture that moves by itself.
+
+    The camera's motion is the similarity transform that most tracked corners agree on
+    (Lucas-Kanade flow, RANSAC); what still differs once the first frame is moved that way
+    is what moves by itself."""
+    first, second = _gray(a), _gray(b)
+    height, width = first.shape[:2]
+    per_s = max(seconds, 1e-3) * width
+    corners = cv2.goodFeaturesToTrack(first, maxCorners=150, qualityLevel=0.01, minDistance=4)
+    model = None
+    if corners is not None and len(corners) >= 6:
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            first, second, corners, None, winSize=(15, 15), maxLevel=3
+        )
+        found = status.reshape(-1) == 1
+        if found.sum() >= 6:
+            model, inliers = cv2.estimateAffinePartial2D(
+                corners[found], moved[found], ransacReprojThreshold=1.5
+            )
+            if model is not None and not _spread(
+                corners[found][inliers.reshape(-1) == 1], width, height
+            ):
+                model = None  # the corners that agree sit on one object: it moves, not the camera
+    if model is None:
+        model = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    centre = np.array([width / 2, height / 2, 1.0])
+    dx, dy = (model @ centre) - centre[:2]
+    zoom = float(np.hypot(model[0, 0], model[1, 0])) - 1.0  # growth of the picture
+    warped = cv2.warpAffine(first, model, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    differs = cv2.absdiff(cv2.GaussianBlur(warped, (3, 3), 0), cv2.GaussianBlur(second, (3, 3), 0))
+    margin = 4  # the edges are filled in by the warp
+    own = float((differs[margin:-margin, margin:-margin] > OWN_DIFFERENCE).mean())
+    return float(dx) / per_s, float(dy) / per_s, zoom * width / 2 / per_s, own
+
+
+def _spread(points: np.ndarray, width: int, height: int) -> bool:
+    """The points cover the picture widely enough to stand for the background."""
+    if len(points) < 6:
+        return False
+    xs, ys = points.reshape(-1, 2).T
+    return float(np.ptp(xs)) >= SPREAD * width and float(np.ptp(ys)) >= SPREAD * height
 
 
 def scene_motion(samples: list[tuple[float, np.ndarray]]) -> tuple[str | None, float]:
@@ -63,11 +93,11 @@ def scene_motion(samples: list[tuple[float, np.ndarray]]) -> tuple[str | None, f
     moving = float(np.median([own for *_, own in pairs]))
     mean_shift = float(np.hypot(*shifts.mean(axis=0)))
     shake = float(np.hypot(*shifts.std(axis=0))) if len(pairs) > 1 else 0.0
-    if mean_shift >= PAN_SPEED:
+    if mean_shift >= PAN_SPEED and mean_shift >= 1.5 * shake:  # steadily one way
         camera = "pan"
     elif abs(float(zooms.mean())) >= ZOOM_SPEED:
         camera = "zoom"
-    elif shake >= SHAKE or float(np.abs(shifts).mean()) >= SHAKE:
+    elif shake >= SHAKE:
         camera = "handheld"
     else:
         camera = "still"

@@ -130,11 +130,10 @@ def score(story: Story, evidence: Evidence, truth: dict[str, Any], rules: StoryR
     season = dateline_season(evidence.season)
     if allowed is not None and season.value != "neutral" and season.value not in allowed:
         result.contradictions.append(f"season: {season.value}")
-    if allowed is not None and _MONTH_SEASON[story.date.month] not in allowed:
-        # The month is free for neutral footage, but a season the truth rules out is
-        # stated only when the evidence claimed it.
-        if season.value != "neutral":
-            result.contradictions.append(f"month: {story.date:%B}")
+    # The month is free for neutral footage; when the evidence claims a season, the
+    # dateline's month follows it, and the truth must allow it.
+    if season.value != "neutral" and _MONTH_SEASON[story.date.month] != season.value:
+        result.contradictions.append(f"month {story.date:%B} against {season.value}")
     result.mentions_people = any(
         PEOPLE.search(s) and not NEGATION.search(s) for s in _SENTENCE.findall(text)
     )

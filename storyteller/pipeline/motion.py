@@ -47,7 +47,7 @@ def pair_motion(a: np.ndarray, b: np.ndarray, seconds: float) -> tuple[float, fl
     corners = cv2.goodFeaturesToTrack(first, maxCorners=150, qualityLevel=0.01, minDistance=4)
     model = None
     if corners is not None and len(corners) >= 6:
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
             first, second, corners, None, winSize=(15, 15), maxLevel=3
         )
         found = status.reshape(-1) == 1

@@ -44,7 +44,7 @@ def find_people(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
     )
     rects, weights = _detector().detectMultiScale(
-        image, winStride=(8, 8), padding=(8, 8), scale=1.08
+        image, winStride=(8, 8), padding=(8, 8), scale=1.15
     )
     kept = [
         (float(x), float(y), float(w), float(h))

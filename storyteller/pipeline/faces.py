@@ -28,6 +28,11 @@ def _cascade() -> cv2.CascadeClassifier:
 
 def count_faces(rgb: np.ndarray) -> int:
     """Frontal faces in an RGB picture."""
+    return len(find_faces(rgb))
+
+
+def find_faces(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """Frontal faces in an RGB picture, as boxes (x, y, w, h) in shares of its size."""
     height, width = rgb.shape[:2]
     if width > FACE_WIDTH:
         rgb = cv2.resize(
@@ -40,7 +45,8 @@ def count_faces(rgb: np.ndarray) -> int:
     found = _cascade().detectMultiScale(
         gray, scaleFactor=1.15, minNeighbors=5, minSize=(max(24, side // 12),) * 2
     )
-    return len(found)
+    rows, cols = gray.shape[:2]
+    return [(x / cols, y / rows, w / cols, h / rows) for x, y, w, h in found]
 
 
 class FaceStage(SceneWork):
@@ -50,4 +56,6 @@ class FaceStage(SceneWork):
 
     def scene(self, ctx: Context, scene: Scene) -> None:
         keyframe = ctx.keyframes.get(scene.index)
-        scene.faces = count_faces(keyframe) if keyframe is not None else 0
+        faces = find_faces(keyframe) if keyframe is not None else []
+        scene.faces = len(faces)
+        ctx.largest_face[scene.index] = max((h for *_, h in faces), default=0.0)

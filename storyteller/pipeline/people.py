@@ -22,6 +22,8 @@ from storyteller.pipeline.stage import Context, SceneWork
 PEOPLE_WIDTH = 800
 # The SVM's margin a detection needs to count: below it, railings and bollards pass.
 MIN_WEIGHT = 0.9
+# A face this tall (share of the picture's height) makes a close-up: no body fits below it.
+CLOSE_UP_FACE = 0.12
 _local = threading.local()
 
 
@@ -93,6 +95,11 @@ class PeopleStage(SceneWork):
     def scene(self, ctx: Context, scene: Scene) -> None:
         keyframe = ctx.keyframes.get(scene.index)
         if keyframe is None:
+            return
+        if ctx.largest_face.get(scene.index, 0.0) >= CLOSE_UP_FACE:
+            # A close-up: whoever is there is counted by their face, and no whole figure
+            # fits in the frame for the detector to find.
+            scene.people = scene.faces
             return
         boxes = find_people(keyframe)
         scene.people = max(len(boxes), scene.faces)

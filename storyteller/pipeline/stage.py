@@ -53,6 +53,8 @@ class Context:
     # Small RGB frames sampled evenly during the scene pass, as (time, frame), for the
     # look stage; kept small so a long video's samples stay a few tens of megabytes.
     samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    # Height of the largest face in each scene's keyframe, as a share of the picture's.
+    largest_face: dict[int, float] = field(default_factory=dict)
     transcript: Transcript | None = None
     speech_note: SpeechNote | None = None
     on_screen_text: list[ScreenText] = field(default_factory=list)

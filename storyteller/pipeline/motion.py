@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from storyteller.pipeline.evidence import Scene
-from storyteller.pipeline.stage import Context
+from storyteller.pipeline.stage import Context, SceneWork
 
 # Two samples further apart than this are not compared (a gap in the samples).
 MAX_PAIR_GAP_S = 1.2
@@ -104,17 +104,17 @@ def scene_motion(samples: list[tuple[float, np.ndarray]]) -> tuple[str | None, f
     return camera, round(moving, 3)
 
 
-class MotionStage:
-    """Fills each scene's `camera` and `movement`, and whether its people move."""
+class MotionStage(SceneWork):
+    """Fills each scene's `camera` and `movement`, and whether its people move (after the
+    people stage has counted them), from the samples the scene pass took inside it."""
 
     name = "motion"
 
-    def run(self, ctx: Context) -> None:
-        for scene in ctx.scenes:
-            inside = [(t, f) for t, f in ctx.samples if scene.start_s <= t < scene.end_s]
-            scene.camera, scene.movement = scene_motion(inside)
-            _people_moving(scene)
-        ctx.progress(self.name, 1.0)
+    def scene(self, ctx: Context, scene: Scene) -> None:
+        # The scene pass appends samples as it goes: those of a closed scene are all there.
+        inside = [(t, f) for t, f in list(ctx.samples) if scene.start_s <= t < scene.end_s]
+        scene.camera, scene.movement = scene_motion(inside)
+        _people_moving(scene)
 
 
 def _people_moving(scene: Scene) -> None:

@@ -101,8 +101,8 @@ def gather_evidence(
     # scene pass closes it: Whisper, the decoder, OpenCV and onnxruntime all release the
     # GIL, so the cores stay busy to the end, and a scene's full-size picture is let go
     # once done. Every stage runs through the Stage contract (`SceneWork.scene` for the
-    # per-scene ones, then their `finish`).
-    per_scene: list[SceneWork] = [ScreenTextStage(), FaceStage(), PeopleStage()]
+    # per-scene ones, in order: text, faces, people, motion; then their `finish`).
+    per_scene: list[SceneWork] = [ScreenTextStage(), FaceStage(), PeopleStage(), MotionStage()]
     spent: dict[str, float] = dict.fromkeys((w.name for w in per_scene), 0.0)
 
     def finish_scene(scene: Scene) -> None:
@@ -138,7 +138,6 @@ def gather_evidence(
                 work.finish(ctx)
                 timings[work.name] = round(spent[work.name], 3)
             _run_stage(LookStage(), ctx, timings)
-            _run_stage(MotionStage(), ctx, timings)
         finally:
             for future in finishing:
                 future.cancel()

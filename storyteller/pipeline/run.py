@@ -115,6 +115,7 @@ def gather_evidence(
             ctx.progress("people", min(1.0, scene.end_s / ctx.media.duration_s))
         scene.keyframe = cache.save_keyframe(digest, scene.index, ctx.keyframes[scene.index])
         del ctx.keyframes[scene.index]
+        ctx.extra_frames.pop(scene.index, None)
 
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech") as speech_pool,

@@ -53,6 +53,9 @@ class Context:
     # Small RGB frames sampled evenly during the scene pass, as (time, frame), for the
     # look stage; kept small so a long video's samples stay a few tens of megabytes.
     samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    # More full-resolution RGB frames of a scene kept by the scene pass, by scene index, as
+    # (time, frame): the text stage reads them instead of seeking back (not serialised).
+    extra_frames: dict[int, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
     # Height of the largest face in each scene's keyframe, as a share of the picture's.
     largest_face: dict[int, float] = field(default_factory=dict)
     transcript: Transcript | None = None

@@ -259,7 +259,11 @@ class ScreenTextStage(SceneWork):
         times = frame_times(scene, settings.ocr_frames_per_scene)
         keyframe = ctx.keyframes.get(scene.index)
         wanted = [t for t in times if keyframe is None or t != scene.keyframe_s]
+        # Frames the scene pass kept stand in for as many of the wanted ones: no seeking.
+        given = ctx.extra_frames.pop(scene.index, [])[: len(wanted)]
+        wanted = wanted[len(given) :]
         frames = read_frames(ctx.path, wanted, width=OCR_WIDTH) if wanted else []
+        frames += [(t, _scaled(image, OCR_WIDTH)) for t, image in given]
         if keyframe is not None:
             frames.append((scene.keyframe_s, _scaled(keyframe, OCR_WIDTH)))
         last: tuple[np.ndarray, list[tuple[str, float]]] | None = None

@@ -114,6 +114,10 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word] = Field(default_factory=list)
+    voice: int | None = Field(
+        default=None,
+        description="Which voice speaks, told apart by pitch (0, 1, ...); None when unsure.",
+    )
 
 
 class Transcript(BaseModel):

@@ -68,9 +68,23 @@ def is_sound_tag(text: str) -> bool:
     return not _SOUND_TAG.sub(" ", text).strip(" .,!?-")
 
 
+# Sounds a throat makes, not words: a yawn or a grunt is written "Mm-hmm" or "Uh".
+FILLERS = frozenset(
+    {"mm", "hmm", "mhm", "mm-hmm", "uh-huh", "uh", "um", "ah", "oh", "ooh", "huh", "hm", "mmm"}
+)
+
+
+def is_filler(text: str) -> bool:
+    """Only vocal sounds ("Mm-hmm.", "Uh, oh"), no word anyone said."""
+    words = re.findall(r"[\w'-]+", _SOUND_TAG.sub(" ", text).lower())
+    return bool(words) and all(w.strip("-") in FILLERS for w in words)
+
+
 def is_hallucination(text: str) -> bool:
-    """Whisper's stock phrase for silence or music, or a sound description."""
-    return is_sound_tag(text) or _plain(_SOUND_TAG.sub(" ", text)) in HALLUCINATIONS
+    """Whisper's stock phrase for silence or music, a sound description, or vocal sounds."""
+    return (
+        is_sound_tag(text) or _plain(_SOUND_TAG.sub(" ", text)) in HALLUCINATIONS or is_filler(text)
+    )
 
 
 def keep_heard(segments: Iterable[WhisperSegment]) -> list[WhisperSegment]:
@@ -181,6 +195,55 @@ def decode_speech_audio(ctx: Context) -> tuple[np.ndarray, float]:
     return audio, length
 
 
+# Voices are told apart by their pitch: two sentences whose median pitch differs by more
+# than this ratio are spoken by different voices (men and women differ by 1.5-2x; one
+# speaker's sentences stay within about 15%).
+VOICE_RATIO = 1.3
+MIN_VOICED_FRAMES = 8
+
+
+def voice_pitch(audio: np.ndarray, start: float, end: float) -> float | None:
+    """The median pitch (Hz) of the voiced, louder frames between two times, or None."""
+    piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)].astype(np.float32)
+    size, hop = 1024, 320
+    if len(piece) < 2 * size:
+        return None
+    frames = np.lib.stride_tricks.sliding_window_view(piece, size)[::hop]
+    loudness = np.sqrt((frames**2).mean(axis=1))
+    frames = frames[loudness >= max(1e-3, float(np.median(loudness)))]
+    if len(frames) < MIN_VOICED_FRAMES:
+        return None
+    frames = (frames - frames.mean(axis=1, keepdims=True)) * np.hanning(size)
+    spectrum = np.fft.rfft(frames, 2 * size)
+    lags = np.fft.irfft(np.abs(spectrum) ** 2)[:, :size]
+    lags /= np.maximum(lags[:, :1], 1e-9)
+    low, high = SAMPLE_RATE // 400, SAMPLE_RATE // 70  # 70-400 Hz: speaking voices
+    peak = np.argmax(lags[:, low:high], axis=1) + low
+    strength = lags[np.arange(len(lags)), peak]
+    voiced = strength >= 0.45
+    if int(voiced.sum()) < MIN_VOICED_FRAMES:
+        return None
+    return float(np.median(SAMPLE_RATE / peak[voiced]))
+
+
+def tell_voices(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
+    """Each segment's voice, by pitch; a segment whose pitch cannot be read gets None."""
+    voices: list[float] = []
+    told: list[Segment] = []
+    for segment in segments:
+        pitch = voice_pitch(audio, segment.start, segment.end)
+        voice = None
+        if pitch is not None:
+            near = [i for i, v in enumerate(voices) if max(v, pitch) / min(v, pitch) < VOICE_RATIO]
+            if near:
+                voice = min(near, key=lambda i: abs(np.log(voices[i] / pitch)))
+            else:
+                voices.append(pitch)
+                voice = len(voices) - 1
+        told.append(segment.model_copy(update={"voice": voice}))
+    return told
+
+
 def merge_sentences(segments: list[Segment], max_gap_s: float = 1.2) -> list[Segment]:
     """Whisper's pieces joined into whole sentences: a piece that does not end a sentence
     is joined with the next one when it follows closely."""
@@ -262,7 +325,7 @@ class SpeechStage:
             segment = to_segment(piece, length, after=segments[-1].end if segments else 0.0)
             if segment.text:
                 segments.append(segment)
-        segments = merge_sentences(segments)
+        segments = tell_voices(merge_sentences(segments), audio)
         if not segments:
             ctx.speech_note = UNREADABLE_AUDIO if unread else NO_SPEECH
             return

@@ -174,9 +174,40 @@ class ScreenTextCollector:
         self.lines.append(_Line(cleaned, confidence, {time_s}))
 
     def result(self) -> list[ScreenText]:
-        return sorted(
-            join_captions([line.evidence() for line in self.lines]), key=lambda s: s.first_seen_s
+        lines = drop_partial_readings([line.evidence() for line in self.lines])
+        return sorted(join_captions(lines), key=lambda s: s.first_seen_s)
+
+
+# A reading whose letters this much fall inside a longer line's, shown about then, is that
+# line caught half-drawn (a title flying in) or misread: "Camnad" for "Caminandes".
+PARTIAL_SHARE = 0.8
+PARTIAL_NEAR_S = 3.0
+
+
+def _inside(short: str, long: str) -> float:
+    """Share of `short`'s characters found, in order, in `long` (case-insensitive)."""
+    a, b = short.casefold(), long.casefold()
+    matched = sum(block.size for block in SequenceMatcher(None, a, b).get_matching_blocks())
+    return matched / max(1, len(a))
+
+
+def drop_partial_readings(lines: list[ScreenText]) -> list[ScreenText]:
+    """Lines that are only part of a longer line seen about then (surer, or the one the text
+    settles into), left out."""
+    kept = []
+    for line in lines:
+        partial = any(
+            other is not line
+            and len(other.text) > len(line.text)
+            and (other.confidence >= line.confidence or other.last_seen_s > line.last_seen_s)
+            and other.first_seen_s - PARTIAL_NEAR_S <= line.last_seen_s
+            and line.first_seen_s <= other.last_seen_s + PARTIAL_NEAR_S
+            and _inside(line.text, other.text) >= PARTIAL_SHARE
+            for other in lines
         )
+        if not partial:
+            kept.append(line)
+    return kept
 
 
 # Lines read in the same frames are one caption when the first does not end a sentence and

@@ -32,7 +32,7 @@ NEWS: dict[str, tuple[str, ...]] = {
     "lede_people": (
         "{who} {act} {where}{setting}, in footage {camera_by}.",
         "{setting_first}{who_lower} {act} {where}, {camera_as}.",
-        "Footage {camera_by} follows {who_lower} as {they} {act_bare} {where}{setting}.",
+        "Footage {camera_by} follows {who_lower} as {they_act} {where}{setting}.",
         "{who} {act} {where}{setting}, and the camera {camera_verb}.",
         "In a clip {camera_by}, {who_lower} {act} {where}{setting}.",
     ),
@@ -52,18 +52,39 @@ NEWS: dict[str, tuple[str, ...]] = {
     ),
     # --- supporting detail --------------------------------------------------------------------
     "quote_more": (
-        'Later, {voice} adds: "{quote}"',
-        '"{quote}" {voice} goes on.',
-        'The exchange continues: "{quote}"',
+        'Later comes: "{quote}"',
         'Then comes another line: "{quote}"',
-        '{Voice} follows up: "{quote}"',
+        'The talk goes on: "{quote}"',
+        'A later line runs: "{quote}"',
+        'Further on: "{quote}"',
+    ),
+    "quote_same_voice": (
+        'The same voice goes on: "{quote}"',
+        'The speaker continues: "{quote}"',
+        'The same speaker adds: "{quote}"',
+        'Later the same voice says: "{quote}"',
+        'The voice carries on: "{quote}"',
+    ),
+    "quote_other_voice": (
+        'A second voice answers: "{quote}"',
+        'Another voice replies: "{quote}"',
+        'A different voice comes back: "{quote}"',
+        'The reply, in another voice: "{quote}"',
+        'Another speaker answers: "{quote}"',
     ),
     "exchange": (
-        "The lines come in a spoken exchange {share}.",
-        "Talk runs {share}, line after line.",
-        "The words are spoken {share}, as a conversation.",
+        "Two or more voices trade lines {share}.",
+        "The talk is an exchange between voices, heard {share}.",
+        "Voices answer one another {share}.",
+        "The sound carries a conversation {share}.",
+        "More than one voice can be told apart, speaking {share}.",
+    ),
+    "monologue": (
         "Speech carries the clip {share}.",
-        "Voices fill the sound track {share}.",
+        "Talk runs {share}.",
+        "The words are spoken {share}.",
+        "A voice fills the sound track {share}.",
+        "Speaking goes on {share}.",
     ),
     "caption_more": (
         "The screen also carries {texts}.",
@@ -85,7 +106,7 @@ NEWS: dict[str, tuple[str, ...]] = {
         "The camera picks out {who_lower} {where}{moving}.",
         "{where_cap}, {who_lower} can be made out{moving}.",
         "At the busiest moment, {who_lower} {be} on camera {where}{moving}.",
-        "The frame holds {who_lower} {where}{moving}.",
+        "The footage shows {who_lower} {where}{moving}.",
     ),
     "camera_seen": (
         "Shot by a camera that {camera_verb}, the clip runs {length} {take}{backdrop}.",
@@ -206,6 +227,18 @@ WHERE = {
     "centre": ("in the middle of the frame", "at the centre", "mid-frame"),
     "across": ("across the frame", "all over the frame", "throughout the shot"),
 }
+# How a story puts someone in a setting: "on fresh snow", "amid greenery", "under open sky".
+SETTING_PREPOSITION = {
+    "snow": "on",
+    "sand": "on",
+    "water": "by",
+    "foliage": "among",
+    "green": "amid",
+    "sky": "under",
+    "indoor": "in",
+    "outdoor": "in",
+    "night": "in",
+}
 # Short names for headlines: "Two People Move About in a Green Space".
 TITLE_SETTING = {
     "snow": "the Snow",
@@ -224,7 +257,7 @@ SETTING_NOUN = {
     "sand": ("a sandy shore", "sand by the water", "a stretch of beach"),
     "water": ("open water", "a waterfront", "a stretch of water"),
     "foliage": ("trees in autumn colours", "turning autumn leaves", "autumn foliage"),
-    "green": ("green, leafy surroundings", "greenery", "grass and trees"),
+    "green": ("green, leafy surroundings", "greenery", "a stretch of grass and trees"),
     "sky": ("open sky", "a wide sky", "a broad sky"),
     "indoor": ("an indoor space", "a room indoors", "an interior"),
     "outdoor": ("an outdoor scene", "the open air", "a scene outdoors"),

@@ -214,6 +214,7 @@ class Quote:
 
     text: str
     start_s: float
+    voice: int | None = None  # which voice says it, when the sound tells voices apart
 
 
 def is_english(transcript: Transcript) -> bool:
@@ -263,7 +264,7 @@ def excerpt(text: str) -> str:
 def quotes(transcript: Transcript | None, limit: int = 2) -> list[Quote]:
     """The most telling lines of the speech, at most `limit`, in the order they are said."""
     candidates = [
-        Quote(excerpt(segment.text.strip()), segment.start)
+        Quote(excerpt(segment.text.strip()), segment.start, segment.voice)
         for segment in usable_segments(transcript)
     ]
 
@@ -278,6 +279,13 @@ def quotes(transcript: Transcript | None, limit: int = 2) -> list[Quote]:
         if len(chosen) == limit:
             break
     return sorted(chosen, key=lambda q: q.start_s)
+
+
+def voices(transcript: Transcript | None) -> int:
+    """How many different voices the sound tells apart (0 when it cannot tell)."""
+    if transcript is None:
+        return 0
+    return len({s.voice for s in transcript.segments if s.voice is not None})
 
 
 def speech_share(evidence: Evidence) -> float:

@@ -28,6 +28,7 @@ from storyteller.tellers.local.news import (
     LIGHT,
     NEWS,
     SETTING_NOUN,
+    SETTING_PREPOSITION,
     TITLE_SETTING,
     VOICE,
     WHERE,
@@ -56,6 +57,7 @@ from storyteller.tellers.local.reading import (
     quotes,
     shot_at,
     speech_share,
+    voices,
     word_set,
 )
 
@@ -69,10 +71,11 @@ TITLE_TEXT_CONFIDENCE = 0.6
 TITLE_TEXT_LATIN = 0.8
 # Labels in the order a story prefers them when several are sure.
 LABELS = ("snow", "sand", "water", "foliage", "night", "green", "indoor", "sky", "outdoor")
+_CONJUNCTIONS = word_set("and or but while as because so")
 # Words a headline must not end on: it would read as a fragment.
 _DANGLING = word_set(
     "a an and as at but by for from in into of on or the to with over under than that "
-    "which who while"
+    "which who while like what looks"
 )
 
 
@@ -153,13 +156,17 @@ def headline(text: str) -> str | None:
         if len(" ".join(words)) <= TITLE_MAX_CHARS:
             words.pop()
             continue
-        # Too long: cut at the last comma or joining word that leaves a whole phrase.
+        # Too long: cut before a comma's next word or a conjunction (a whole clause ends
+        # there), else before a preposition, as late as fits.
         cut = None
+        best = (0, 0)
         for i in range(len(words) - 1, 2, -1):
-            joint = words[i - 1].endswith(",") or words[i].lower() in _DANGLING
-            if joint and len(" ".join(words[:i]).rstrip(",")) <= TITLE_MAX_CHARS:
-                cut = i
-                break
+            if len(" ".join(words[:i]).rstrip(",")) > TITLE_MAX_CHARS:
+                continue
+            word = words[i].lower()
+            rank = 2 if words[i - 1].endswith(",") or word in _CONJUNCTIONS else 1
+            if (word in _DANGLING or rank == 2) and (rank, i) > best:
+                best, cut = (rank, i), i
         if cut is None:
             return None
         words = words[:cut]
@@ -190,6 +197,7 @@ class _Reporter:
         self.used_texts: set[str] = set()
         self.head = ""
         self._who: tuple[str, bool] | None = None
+        self.said: dict[str, int] = {}
         self._noun: str | None = None
 
     # --- facts -------------------------------------------------------------------------
@@ -209,7 +217,9 @@ class _Reporter:
         fixed per video and role), so two versions of one story never share a template."""
         options = NEWS[role]
         digest = hashlib.sha256(f"{self.evidence.content_hash}:{role}".encode()).digest()
-        template = options[(digest[0] + self.seed) % len(options)]
+        turn = self.said.get(role, 0)
+        self.said[role] = turn + 1
+        template = options[(digest[0] + self.seed + 2 * turn) % len(options)]
         return upper_first(fill(template, slots))
 
     def lead_caption(self) -> ScreenText | None:
@@ -258,7 +268,7 @@ class _Reporter:
         setting = self.setting()
         if not setting:
             return ""
-        return f" {'under' if self.seen[0][0] == 'sky' else 'in'} {setting}"
+        return f" {SETTING_PREPOSITION[self.seen[0][0]]} {setting}"
 
     def camera_slots(self) -> dict[str, str]:
         camera = self.camera or "still"
@@ -273,7 +283,7 @@ class _Reporter:
     def story(self) -> Story:
         city, when = choose_dateline(self.evidence, self.rules, self.rng)
         for quoted in (3, 2, 1):
-            self.used_texts = set()
+            self.used_texts, self.said = set(), {}
             paragraphs = self.paragraphs(quoted)
             if sum(len(p.split()) for p in paragraphs) <= MAX_WORDS:
                 break
@@ -295,8 +305,9 @@ class _Reporter:
             plans.append("caption")
         if self.people:
             plans.append("people")
-        # Variety in structure: with several strong leads, the seed picks which goes first.
-        if len(plans) > 1 and self.rng.random() < 0.35:
+        # Variety in structure: a spoken line and a caption are both strong leads, and the
+        # seed picks which goes first; people lead only when nothing is said or written.
+        if len(plans) > 1 and plans[1] != "people" and self.rng.random() < 0.35:
             plans[0], plans[1] = plans[1], plans[0]
         plan = plans[0] if plans else ("scene" if self.seen else "bare")
         lede = {
@@ -373,6 +384,8 @@ class _Reporter:
     def act(self, plural: bool) -> tuple[str, str]:
         if self.moving() and self.camera == "still" and plural:
             return ("move about", "move about")
+        if any(s.faces for s in self.scenes):  # a frontal face looks at the camera
+            return ("face the camera" if plural else "faces the camera", "face the camera")
         if self.moving():
             return ("move" if plural else "moves", "move")
         return ("are on camera" if plural else "is on camera", "appear")
@@ -384,7 +397,7 @@ class _Reporter:
         slots = {
             "who": upper_first(who),
             "who_lower": who,
-            "they": "they" if plural else "the figure",
+            "they_act": f"they {bare}" if plural else f"the person {act}",
             "act": act,
             "act_bare": bare,
             "where": self.where(),
@@ -427,14 +440,22 @@ class _Reporter:
     def title_scene(self) -> str:
         setting = self.setting()
         if setting:
+            label = self.seen[0][0]
             camera = self.camera or "still"
-            verb = {"still": "A Fixed Camera on", "pan": "A Camera Pans", "zoom": "Zooming In on"}
-            option = f"{verb.get(camera, 'A Handheld Look at')} {setting}"
-            if camera == "pan":
-                option = f"A Camera Pans Across {setting}"
-            title = headline(headline_case(option))
-            if title:
-                return title
+            lead = {
+                "still": "A Fixed Camera on",
+                "pan": "A Camera Pans Across",
+                "zoom": "A Camera Zooms In on",
+                "handheld": "A Handheld Look at",
+            }[camera]
+            for option in (
+                f"{lead} {setting}",
+                f"{lead} {TITLE_SETTING[label]}",
+                f"A Look at {setting}",
+            ):
+                title = headline_case(option)
+                if len(title) <= TITLE_MAX_CHARS:
+                    return title
         shots = len(self.scenes) or 1
         return "A Single Take" if shots == 1 else headline_case(f"{count(shots, 'shot')} in a Row")
 
@@ -458,9 +479,10 @@ class _Reporter:
         lines = self.quotes[:quoted]
         if lines and (self.english or plan != "quote"):
             rest = lines[1:] if plan == "quote" else lines
-            said = [
-                self.quote_line(q, first=plan != "quote" and i == 0) for i, q in enumerate(rest)
-            ]
+            said = []
+            for i, q in enumerate(rest):
+                before = rest[i - 1] if i else (lines[0] if plan == "quote" else None)
+                said.append(self.quote_line(q, first=before is None, before=before))
             if said:
                 told.append(" ".join(said))
         transcript = self.evidence.transcript
@@ -475,8 +497,10 @@ class _Reporter:
                     extra.append(self.say("foreign", language=name))
             if not self.quotes:
                 extra.append(self.say("unclear", share=spoken))
-            elif len(self.quotes) > 1:
+            elif voices(transcript) > 1:
                 extra.append(self.say("exchange", share=spoken))
+            else:
+                extra.append(self.say("monologue", share=spoken))
             if extra:
                 if told:
                     told[-1] += " " + " ".join(extra)
@@ -503,12 +527,15 @@ class _Reporter:
             told.append(" ".join(said))
         return told
 
-    def quote_line(self, quote: Quote, *, first: bool) -> str:
+    def quote_line(self, quote: Quote, *, first: bool, before: Quote | None = None) -> str:
         voice = self.pick(VOICE)
-        if first:
+        if first or before is None:
             return f'{upper_first(voice)} says: "{quote.text}"'
-        line = self.say("quote_more", quote=quote.text, voice=voice, Voice=upper_first(voice))
-        return line
+        # A change of speaker is said only when the sound tells the two voices apart.
+        if quote.voice is not None and before.voice is not None:
+            role = "quote_same_voice" if quote.voice == before.voice else "quote_other_voice"
+            return self.say(role, quote=quote.text)
+        return self.say("quote_more", quote=quote.text)
 
     def during(self, line: ScreenText) -> str:
         position = shot_at(self.evidence, line.first_seen_s) if len(self.scenes) > 1 else None
@@ -523,7 +550,7 @@ class _Reporter:
         told: list[str] = []
         if self.people and plan != "people":
             who, plural = self.who()
-            where = self.where() or self.pick(("in the frame", "in shot", "before the camera"))
+            where = self.where() or self.pick(("in shot", "before the camera", "on screen"))
             moving = (
                 self.pick((", moving", ", in motion", ", on the move")) if self.moving() else ""
             )

@@ -665,6 +665,7 @@ ROLE_SLOTS: dict[str, set[str]] = {
     "runs": {"backdrop", "length", "take"},
     "people_arrive": {"appear", "be", "come", "nth", "who", "who_lower"},
     "setting_change": {"nth", "setting"},
+    "things_move": {"amount"},
     "light": {"light", "light_cap"},
     "close": {"length"},
     "close_ambient": {"length"},

@@ -40,7 +40,7 @@ NEWS: dict[str, tuple[str, ...]] = {
         "The footage takes in {setting_noun}, {camera_as}.",
         "{setting_noun_cap} fills the frame in footage {camera_by}.",
         "A camera that {camera_verb} shows {setting_noun}.",
-        "The clip looks out on {setting_noun}, {camera_as}.",
+        "The clip shows {setting_noun}, {camera_as}.",
         "In footage {camera_by}, {setting_noun} is the whole story.",
     ),
     "lede_bare": (
@@ -121,6 +121,13 @@ NEWS: dict[str, tuple[str, ...]] = {
         "Over {length} {take}, the footage plays out{backdrop}.",
         "The footage runs {length} {take}{backdrop}.",
         "It all takes {length} {take}{backdrop}.",
+    ),
+    "things_move": (
+        "Something in the frame moves while the view holds, {amount} of the picture in motion.",
+        "Within the frame, {amount} of the picture is in motion.",
+        "Movement fills {amount} of the picture as the clip goes on.",
+        "The picture stirs: {amount} of it moves.",
+        "Something moves before the camera, {amount} of the picture in motion.",
     ),
     "people_arrive": (
         "{who} {come} into view in the {nth} shot.",
@@ -267,5 +274,5 @@ SETTING_NOUN = {
 LIGHT = {
     "dark": ("deep shadow", "very little light", "gloom"),
     "dim": ("dim light", "low light", "subdued light"),
-    "bright": ("bright light", "strong daylight", "full light"),
+    "bright": ("bright light", "strong light", "full light"),
 }

@@ -66,6 +66,8 @@ MAX_WORDS = 250
 # A visual label is stated from this confidence, hedged ("what looks like") from HEDGE.
 STATE = 0.6
 HEDGE = 0.4
+# A still shot in which this share of the picture moves by itself has something moving.
+MOVING = 0.05
 # On-screen text must be read this surely, and mostly in Latin letters, to lead or headline.
 TITLE_TEXT_CONFIDENCE = 0.6
 TITLE_TEXT_LATIN = 0.8
@@ -587,6 +589,11 @@ class _Reporter:
         else:
             told.append(self.say("runs", length=duration, take=take, backdrop=backdrop))
         told += self.shot_details()
+        if not self.people and self.camera == "still":
+            share = max((s.movement for s in self.scenes), default=0.0)
+            if share >= MOVING:
+                amount = "much" if share >= 0.3 else "part" if share >= 0.1 else "a small part"
+                told.append(self.say("things_move", amount=amount))
         light = self.light()
         if light:
             told.append(self.say("light", light=light, light_cap=upper_first(light)))

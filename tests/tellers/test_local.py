@@ -33,7 +33,7 @@ from storyteller.tellers.local import phrasing
 from storyteller.tellers.local.gazetteer import Climate, cities, cities_for, find_city
 from storyteller.tellers.local.news import NEWS
 from storyteller.tellers.local.reading import excerpt, word_set
-from storyteller.tellers.local.teller import LocalTeller
+from storyteller.tellers.local.teller import LocalTeller, named_place
 from storyteller.tellers.registry import get_teller
 
 # Twelve whole months in the past: every season has dates, and nothing depends on the clock.
@@ -779,3 +779,40 @@ def test_any_evidence_gives_a_grounded_story(evidence: Evidence, seed: int) -> N
     assert story.date.month in months_for(dateline_season(evidence.season))
     city = find_city(story.place, story.region)
     assert city is not None and city.fits(dateline_season(evidence.season))
+
+
+# --- the dateline's place --------------------------------------------------------------
+
+
+def test_the_city_is_the_videos_whatever_the_seed() -> None:
+    for make in SITUATIONS.values():
+        evidence = make()
+        places = {tell(LocalTeller(), evidence, None, rules=RULES, seed=s).place for s in SEEDS}
+        assert len(places) == 1, places
+
+
+def test_a_place_the_footage_names_is_the_dateline() -> None:
+    caption = ScreenText(text="BERGEN", confidence=0.9, first_seen_s=1, last_seen_s=2, frames=3)
+    shown = indoor_with_faces().model_copy(update={"on_screen_text": [caption]})
+    said = indoor_with_faces().model_copy(
+        update={"transcript": transcript("en", (0, 3, " We are live from Nice tonight."))}
+    )
+    for seed in SEEDS:
+        assert tell(LocalTeller(), shown, None, rules=RULES, seed=seed).place == "Bergen"
+        assert tell(LocalTeller(), said, None, rules=RULES, seed=seed).place == "Nice"
+
+
+def test_a_word_that_is_also_a_city_names_no_place() -> None:
+    evidence = indoor_with_faces().model_copy(
+        update={"transcript": transcript("en", (0, 3, " Nice to meet you all, Jackson."))}
+    )
+    assert named_place(evidence) is None
+
+
+def test_a_named_place_where_the_season_is_false_is_not_used() -> None:
+    snowy = snowy_with_speech_and_caption()
+    caption = ScreenText(text="Miami", confidence=0.9, first_seen_s=1, last_seen_s=2, frames=3)
+    evidence = snowy.model_copy(update={"on_screen_text": [caption]})
+    story = tell(LocalTeller(), evidence, None, rules=RULES, seed=1)
+    assert story.place != "Miami"  # no snow in Miami: the video's own snowy city instead
+    assert Climate.SNOW in city_climates(story)

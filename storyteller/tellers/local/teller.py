@@ -97,16 +97,26 @@ class LocalTeller(Teller):
         return _Reporter(evidence, rules, Phrasebook(rng), seed=seed).story()
 
 
+# Words that put a place name in a sentence: "live from Bergen", "welcome to Nice".
+_PLACE_CUE = r"(?:in|from|to|at|near|outside|downtown|visit|visiting|welcome to|live from)"
+
+
 def named_place(evidence: Evidence) -> City | None:
-    """A gazetteer city the footage names, on screen or in speech (a whole-word match)."""
-    said = [line.text for line in evidence.on_screen_text]
+    """A gazetteer city the footage names: a caption that is the name (with its region or
+    not), or the name after a word that makes it a place ("in", "from", "welcome to"), on
+    screen or spoken. Names that are also words or first names ("Nice", "Jackson") need
+    the same cue as any other, so a sentence opening "Nice to meet you" names no place."""
+    captions = [" ".join(line.text.split()) for line in evidence.on_screen_text]
+    said = list(captions)
     if evidence.transcript is not None:
         said += [s.text for s in evidence.transcript.segments]
-    text = " ".join(said)
-    if not text:
+    if not said:
         return None
     for city in cities():
-        if len(city.name) >= 4 and re.search(rf"\b{re.escape(city.name)}\b", text):
+        name = re.escape(city.name)
+        alone = re.compile(rf"^{name}(?:,?\s+{re.escape(city.region)})?[.!]?$", re.IGNORECASE)
+        cued = re.compile(rf"\b{_PLACE_CUE}\s+{name}\b", re.IGNORECASE)
+        if any(alone.match(line) for line in captions) or any(cued.search(t) for t in said):
             return city
     return None
 

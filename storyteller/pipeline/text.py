@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -175,7 +176,58 @@ class ScreenTextCollector:
 
     def result(self) -> list[ScreenText]:
         lines = drop_partial_readings([line.evidence() for line in self.lines])
+        lines = [line.model_copy(update={"text": mend(line.text)}) for line in lines]
         return sorted(join_captions(lines), key=lambda s: s.first_seen_s)
+
+
+# Characters the recogniser takes for one another ("MARATHCN", "FESTIVAI", "CL0SED").
+_CONFUSED = [set(group) for group in ("oce0", "il1|!", "sS5", "bB8", "zZ2", "gq9", "uv")]
+_WORD_RE = re.compile(r"[A-Za-z0-9|!]{4,}")
+
+
+@lru_cache(maxsize=1)
+def _english() -> Any:
+    """pyspellchecker's English word list (MIT, inside the wheel; 0.1 s to load, once)."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1)
+
+
+def _confusable(a: str, b: str) -> bool:
+    """`a` and `b` differ in exactly one character, a pair the recogniser confuses."""
+    if len(a) != len(b):
+        return False
+    diffs = [(x, y) for x, y in zip(a.lower(), b.lower(), strict=True) if x != y]
+    return len(diffs) == 1 and any(diffs[0][0] in g and diffs[0][1] in g for g in _CONFUSED)
+
+
+def _same_case(word: str, like: str) -> str:
+    if like.isupper():
+        return word.upper()
+    if like[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def mend(text: str) -> str:
+    """Obvious OCR slips in a line mended against an English word list: a word that is not
+    a word, one confusable character away from exactly the word the list suggests."""
+    if not text.isascii():
+        return text
+    words = [m for m in _WORD_RE.finditer(text) if any(ch.isalpha() for ch in m.group(0))]
+    if not words:
+        return text
+    english = _english()
+    mended = text
+    for match in reversed(words):
+        word = match.group(0)
+        if english.known([word.lower()]):
+            continue
+        fix = english.correction(word.lower())
+        if fix and fix != word.lower() and _confusable(word, fix):
+            start, end = match.span()
+            mended = mended[:start] + _same_case(fix, word) + mended[end:]
+    return mended
 
 
 # A reading whose letters this much fall inside a longer line's, shown about then, is that

@@ -3,7 +3,6 @@ people who are not facing the camera, and what the camera does."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -12,14 +11,22 @@ import numpy as np
 import pytest
 
 from storyteller.config import Settings
-from storyteller.pipeline.evidence import Segment, SpeechNote
+from storyteller.pipeline.evidence import ScreenText, Segment, SpeechNote
 from storyteller.pipeline.frames import read_frames
 from storyteller.pipeline.look import guess_season, look_of
 from storyteller.pipeline.motion import scene_motion
 from storyteller.pipeline.people import find_people
 from storyteller.pipeline.probe import ProbeStage
-from storyteller.pipeline.speech import SpeechStage, decode_speech_audio, merge_sentences
+from storyteller.pipeline.speech import (
+    SpeechStage,
+    decode_speech_audio,
+    is_filler,
+    merge_sentences,
+    tell_voices,
+    voice_pitch,
+)
 from storyteller.pipeline.stage import Context
+from storyteller.pipeline.text import drop_partial_readings, join_captions, mend
 from storyteller.story.season import Season
 from tests.media import Clip, draw_look, speech_text, word_error_rate
 from tests.real_footage import REAL
@@ -198,5 +205,66 @@ def test_samples_are_not_needed_for_a_one_frame_scene() -> None:
     assert scene_motion([(0.0, np.zeros((90, 160, 3), np.uint8))]) == (None, 0.0)
 
 
-def test_rates_are_fractions() -> None:  # a guard for damaged_ac3's stream template
-    assert Fraction(48_000) == 48_000
+# --- on-screen text ----------------------------------------------------------------------
+
+
+def line(
+    text: str, first: float, last: float, frames: int = 2, confidence: float = 0.9
+) -> ScreenText:
+    return ScreenText(
+        text=text, confidence=confidence, first_seen_s=first, last_seen_s=last, frames=frames
+    )
+
+
+def test_obvious_ocr_slips_are_mended_and_real_words_kept() -> None:
+    assert mend("CITY MARATHCN") == "CITY MARATHON"
+    assert mend("ROUTE 9 CL0SED") == "ROUTE 9 CLOSED"
+    assert mend("Harbour Festivai") == "Harbour Festival"  # British spelling left as it is
+    assert mend("Caminandes") == "Caminandes"  # a name: no near word to take for it
+    assert mend("Marché de Noël") == "Marché de Noël"
+
+
+def test_the_lines_of_one_caption_are_joined() -> None:
+    joined = join_captions(
+        [
+            line("BREAKING NEWS", 1.0, 3.0),
+            line("Flooding closes the high street", 1.0, 3.0),
+            line("Later sign", 5.0, 6.0),
+        ]
+    )
+    assert [j.text for j in joined] == [
+        "BREAKING NEWS Flooding closes the high street",
+        "Later sign",
+    ]
+
+
+def test_a_title_caught_half_drawn_is_not_a_line_of_its_own() -> None:
+    kept = drop_partial_readings(
+        [line("Camnad", 0.5, 0.5, 1, 0.92), line("Caminandes", 1.0, 3.1, 4, 1.0)]
+    )
+    assert [k.text for k in kept] == ["Caminandes"]
+
+
+# --- voices ------------------------------------------------------------------------------
+
+
+def voiced(pitch: float, seconds: float) -> np.ndarray:
+    """A buzz with a voice's harmonics at `pitch` Hz, 16 kHz."""
+    t = np.arange(int(seconds * 16_000)) / 16_000
+    return sum(np.sin(2 * np.pi * pitch * k * t) / k for k in range(1, 6)).astype(np.float32)
+
+
+def test_voices_are_told_apart_by_pitch() -> None:
+    audio = np.concatenate([voiced(115, 1.5), voiced(230, 1.5), voiced(120, 1.5)])
+    assert voice_pitch(audio, 0.0, 1.5) == pytest.approx(115, rel=0.05)
+    segments = [
+        Segment(start=0.0, end=1.5, text="First line."),
+        Segment(start=1.5, end=3.0, text="An answer."),
+        Segment(start=3.0, end=4.5, text="The first voice again."),
+    ]
+    assert [s.voice for s in tell_voices(segments, audio)] == [0, 1, 0]
+
+
+def test_vocal_sounds_are_not_speech() -> None:
+    assert is_filler("Mm-hmm.") and is_filler("Uh, oh")
+    assert not is_filler("Oh, that's a relief to hear.")

@@ -172,6 +172,8 @@ class ScreenTextCollector:
                     line.text, line.confidence = cleaned, confidence
                 line.seen.add(time_s)
                 return
+        if not self.lines and cleaned.isascii():
+            _english()  # loaded now, beside the scene pass, not at the end
         self.lines.append(_Line(cleaned, confidence, {time_s}))
 
     def result(self) -> list[ScreenText]:

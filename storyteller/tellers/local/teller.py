@@ -460,9 +460,10 @@ class _Reporter:
                 "zoom": "A Camera Zooms In on",
                 "handheld": "A Handheld Look at",
             }[camera]
+            hedge = "" if self.seen[0][1] else "what looks like "
             for option in (
                 f"{lead} {setting}",
-                f"{lead} {TITLE_SETTING[label]}",
+                f"{lead} {hedge}{TITLE_SETTING[label]}",
                 f"A Look at {setting}",
             ):
                 title = headline_case(option)

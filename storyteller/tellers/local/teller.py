@@ -519,8 +519,6 @@ class _Reporter:
                     told[-1] += " " + " ".join(extra)
                 else:
                     told.append(" ".join(extra))
-            if not self.english and self.quotes and not lines:
-                pass
         captions = [t for t in self.texts if t.text not in self.used_texts]
         if captions:
             first, more = captions[0], captions[1:]

@@ -178,8 +178,13 @@ class Evidence(BaseModel):
         return max((max(s.people, s.faces) for s in self.scenes), default=0)
 
 
-# A season guessed with less confidence than this does not constrain the dateline.
-SEASON_CONFIDENCE_FOR_DATELINE = 0.5
+# A visual label (a Look's snow ... night) is stated from this confidence, hedged ("what
+# looks like") from LABEL_HEDGE, and not told below.
+LABEL_STATE = 0.6
+LABEL_HEDGE = 0.4
+# The season obeys the same gate: guessed with less confidence than a label needs to be
+# stated, it does not constrain the dateline, whose month is then free.
+SEASON_CONFIDENCE_FOR_DATELINE = LABEL_STATE
 
 
 def dateline_season(guess: SeasonGuess) -> Season:

@@ -15,7 +15,15 @@ from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
-from storyteller.pipeline.evidence import Evidence, Look, ScreenText, SpeechNote, dateline_season
+from storyteller.pipeline.evidence import (
+    LABEL_HEDGE,
+    LABEL_STATE,
+    Evidence,
+    Look,
+    ScreenText,
+    SpeechNote,
+    dateline_season,
+)
 from storyteller.story.model import TITLE_MAX_CHARS, Story
 from storyteller.story.rules import StoryRules
 from storyteller.story.season import Season
@@ -64,8 +72,8 @@ from storyteller.tellers.local.reading import (
 # A story aims at about this many words; a longer draft is told again more briefly.
 MAX_WORDS = 250
 # A visual label is stated from this confidence, hedged ("what looks like") from HEDGE.
-STATE = 0.6
-HEDGE = 0.4
+STATE = LABEL_STATE
+HEDGE = LABEL_HEDGE
 # A still shot in which this share of the picture moves by itself has something moving.
 MOVING = 0.05
 # On-screen text must be read this surely, and mostly in Latin letters, to lead or headline.
@@ -126,23 +134,21 @@ def choose_dateline(evidence: Evidence, rules: StoryRules, rng: random.Random) -
 
     The city depends on the video alone (its content hash), whatever the seed, unless the
     footage names a place where its season is true; `rng` picks the date. A season guessed
-    too weakly to bind the dateline is still followed when the allowed dates let it be."""
-    required = dateline_season(evidence.season)
-    leaning = evidence.season.season
+    below the gate a visual label needs to be stated leaves the month free."""
+    season = dateline_season(evidence.season)
     own = random.Random(hashlib.sha256(evidence.content_hash.encode()).hexdigest())
     named = named_place(evidence)
-    for season in dict.fromkeys((leaning, required)):
-        days = rules.allowed_dates(season)
-        if days:
-            city = named if named is not None and named.fits(season) else pick_city(season, own)
-            return city, rng.choice(days)
-    if required is Season.NEUTRAL:
+    days = rules.allowed_dates(season)
+    if days:
+        city = named if named is not None and named.fits(season) else pick_city(season, own)
+        return city, rng.choice(days)
+    if season is Season.NEUTRAL:
         raise TellerError(
             f"no dateline date can be chosen: no day falls {rules.describe()}", code="no_date"
         )
     raise TellerError(
-        f"no dateline date can be chosen: the video looks like {required}, so its date must "
-        f"fall {rules.describe(required)}, and no allowed day does; widen the story dates",
+        f"no dateline date can be chosen: the video looks like {season}, so its date must "
+        f"fall {rules.describe(season)}, and no allowed day does; widen the story dates",
         code="no_date",
     )
 

@@ -828,3 +828,16 @@ def test_a_named_place_where_the_season_is_false_is_not_used() -> None:
     story = tell(LocalTeller(), evidence, None, rules=RULES, seed=1)
     assert story.place != "Miami"  # no snow in Miami: the video's own snowy city instead
     assert Climate.SNOW in city_climates(story)
+
+
+def test_at_most_one_sentence_says_what_is_unknown(told: list[Told]) -> None:
+    unknown = set(NEWS["unknown"]) | set(NEWS["unreadable_audio"])
+    for t in told:
+        said = [s for s in unknown if s in body(t.story)]
+        assert len(said) <= 1, t.story.text
+    unreadable = beach_without_speech().model_copy(
+        update={"speech_note": SpeechNote.UNREADABLE_AUDIO}
+    )
+    for seed in range(20):
+        text = body(tell(LocalTeller(), unreadable, None, rules=RULES, seed=seed))
+        assert sum(s in text for s in unknown) == 1

@@ -681,7 +681,8 @@ class _Reporter:
         if media.truncated:
             told.append(self.say("truncated"))
         told.append(self.say(role, length=duration))
-        # At most one sentence on what is unknown, and not in every story.
-        if not media.truncated and self.rng.random() < 0.1:
+        # At most one sentence on what is unknown (the unreadable sound or the cut-off file
+        # is one already), and not in every story.
+        if not told[:-1] and self.rng.random() < 0.1:
             told.append(self.say("unknown"))
         return " ".join(told)

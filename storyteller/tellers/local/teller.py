@@ -261,8 +261,7 @@ class _Reporter:
         n = self.people
         if n <= 1:
             return self.pick(("a person", "one person", "someone")), False
-        if n <= 3:
-            return f"{number(n)} people", True
+        # Counted in one frame of each shot: more may come and go.
         return self.pick((f"at least {number(n)} people", f"{number(n)} or more people")), True
 
     def moving(self) -> bool:
@@ -433,17 +432,17 @@ class _Reporter:
             return self.title_scene()
         who, plural = self.who()
         act, _ = self.act(plural)
-        verb = {"is on camera": "on Camera", "are on camera": "on Camera"}.get(act, act)
+        verb = {"is on camera": "in View", "are on camera": "in View"}.get(act, act)
         label = self.seen[0][0] if self.seen and self.seen[0][1] else None
         options = [f"{who} {verb}"]
         if label:
             options.insert(0, f"{who} {verb} in {TITLE_SETTING[label]}")
             options.insert(0, f"{who} {verb}{self.in_setting()}")
-        for option in options:
-            title = headline(headline_case(option))
-            if title:
+        for option in options:  # whole, never cut: a cut list reads as a fragment
+            title = headline_case(option)
+            if len(title) <= TITLE_MAX_CHARS:
                 return title
-        return "People on Camera"
+        return headline(headline_case(options[-1])) or "People in View"
 
     def lede_scene(self) -> str:
         setting = self.setting()
@@ -460,18 +459,20 @@ class _Reporter:
         if setting:
             label = self.seen[0][0]
             camera = self.camera or "still"
-            lead = {
-                "still": "A Fixed Camera on",
-                "pan": "A Camera Pans Across",
-                "zoom": "A Camera Zooms In on",
-                "handheld": "A Handheld Look at",
+            leads = {
+                "still": ("A Fixed Camera on", "A Still View of", "A Steady Look at"),
+                "pan": ("A Camera Pans Across", "A Panning View of", "A Sweep Across"),
+                "zoom": ("A Camera Zooms In on", "A Zoom Into", "Closing In on"),
+                "handheld": ("A Handheld Look at", "A Handheld View of", "By Hand, a Look at"),
             }[camera]
             hedge = "" if self.seen[0][1] else "what looks like "
-            for option in (
-                f"{lead} {setting}",
-                f"{lead} {hedge}{TITLE_SETTING[label]}",
-                f"A Look at {setting}",
-            ):
+            short = f"{hedge}{TITLE_SETTING[label]}"
+            # The seed picks the structure; the first that fits whole is the headline.
+            turn = self.seed % len(leads)
+            ordered = leads[turn:] + leads[:turn]
+            for option in [f"{lead} {setting}" for lead in ordered] + [
+                f"{lead} {short}" for lead in ordered
+            ]:
                 title = headline_case(option)
                 if len(title) <= TITLE_MAX_CHARS:
                     return title

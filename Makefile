@@ -36,6 +36,8 @@ test-all: install browser
 
 bench: install
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/people.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/tellers.py
 	$(BIN)/python bench/workers.py

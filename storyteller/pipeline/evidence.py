@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from storyteller.story.season import Season
 
 # Bump when stages change what they produce, so cached evidence is recomputed.
-EVIDENCE_VERSION = 1
+EVIDENCE_VERSION = 2
 
 
 class SpeechNote(StrEnum):
@@ -49,7 +49,10 @@ class MediaInfo(BaseModel):
 
 
 class Look(BaseModel):
-    """Light, colour and scene signals of a picture or a whole video (all 0..1)."""
+    """Light, colour and scene signals of a picture or a whole video (all 0..1).
+
+    Each label (snow ... night) is a confidence that the picture shows it, from several
+    cues (colour, texture, where in the frame, light), not a share of pixels of a colour."""
 
     brightness: float
     saturation: float
@@ -63,6 +66,9 @@ class Look(BaseModel):
     foliage: float = Field(default=0.0, description="Autumn-coloured foliage (orange, red, brown).")
     water: float = 0.0
     indoor: float = Field(default=0.5, description="Likelihood the footage is indoors.")
+    outdoor: float = Field(default=0.0, description="Likelihood the footage is outdoors.")
+    night: float = Field(default=0.0, description="Likelihood of an outdoor scene at night.")
+    busy: float = Field(default=0.0, description="Share of strong edges (detail) in the frame.")
 
 
 class Scene(BaseModel):
@@ -74,6 +80,21 @@ class Scene(BaseModel):
     keyframe_s: float
     keyframe: str | None = Field(default=None, description="File name of the keyframe JPEG.")
     faces: int = Field(default=0, description="Most faces seen at once in this scene.")
+    people: int = Field(
+        default=0, description="People seen in the keyframe (whole figures or faces)."
+    )
+    people_where: str | None = Field(
+        default=None, description="Where the people are: left, centre, right or across."
+    )
+    people_moving: bool | None = Field(
+        default=None, description="Whether the people move (None: no people, or unknown)."
+    )
+    camera: str | None = Field(
+        default=None, description="What the camera does: still, pan, zoom or handheld."
+    )
+    movement: float = Field(
+        default=0.0, description="Share of the frame that moves by itself (0..1)."
+    )
     look: Look | None = None
 
     @property
@@ -93,6 +114,10 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word] = Field(default_factory=list)
+    voice: int | None = Field(
+        default=None,
+        description="Which voice speaks, told apart by pitch (0, 1, ...); None when unsure.",
+    )
 
 
 class Transcript(BaseModel):
@@ -147,9 +172,19 @@ class Evidence(BaseModel):
     def max_faces(self) -> int:
         return max((s.faces for s in self.scenes), default=0)
 
+    @property
+    def max_people(self) -> int:
+        """Most people seen at once in a scene: whole figures or faces."""
+        return max((max(s.people, s.faces) for s in self.scenes), default=0)
 
-# A season guessed with less confidence than this does not constrain the dateline.
-SEASON_CONFIDENCE_FOR_DATELINE = 0.5
+
+# A visual label (a Look's snow ... night) is stated from this confidence, hedged ("what
+# looks like") from LABEL_HEDGE, and not told below.
+LABEL_STATE = 0.6
+LABEL_HEDGE = 0.4
+# The season obeys the same gate: guessed with less confidence than a label needs to be
+# stated, it does not constrain the dateline, whose month is then free.
+SEASON_CONFIDENCE_FOR_DATELINE = LABEL_STATE
 
 
 def dateline_season(guess: SeasonGuess) -> Season:

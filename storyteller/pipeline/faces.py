@@ -7,7 +7,8 @@ import threading
 import cv2
 import numpy as np
 
-from storyteller.pipeline.stage import Context
+from storyteller.pipeline.evidence import Scene
+from storyteller.pipeline.stage import Context, SceneWork
 
 FACE_WIDTH = 640  # keyframes are scaled to this width: faces of a few % of the frame still show
 _local = threading.local()
@@ -27,6 +28,11 @@ def _cascade() -> cv2.CascadeClassifier:
 
 def count_faces(rgb: np.ndarray) -> int:
     """Frontal faces in an RGB picture."""
+    return len(find_faces(rgb))
+
+
+def find_faces(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """Frontal faces in an RGB picture, as boxes (x, y, w, h) in shares of its size."""
     height, width = rgb.shape[:2]
     if width > FACE_WIDTH:
         rgb = cv2.resize(
@@ -39,15 +45,17 @@ def count_faces(rgb: np.ndarray) -> int:
     found = _cascade().detectMultiScale(
         gray, scaleFactor=1.15, minNeighbors=5, minSize=(max(24, side // 12),) * 2
     )
-    return len(found)
+    rows, cols = gray.shape[:2]
+    return [(x / cols, y / rows, w / cols, h / rows) for x, y, w, h in found]
 
 
-class FaceStage:
+class FaceStage(SceneWork):
+    """How many frontal faces each scene's keyframe shows."""
+
     name = "faces"
 
-    def run(self, ctx: Context) -> None:
-        total = max(1, len(ctx.scenes))
-        for done, scene in enumerate(ctx.scenes, start=1):
-            keyframe = ctx.keyframes.get(scene.index)
-            scene.faces = count_faces(keyframe) if keyframe is not None else 0
-            ctx.progress(self.name, done / total)
+    def scene(self, ctx: Context, scene: Scene) -> None:
+        keyframe = ctx.keyframes.get(scene.index)
+        faces = find_faces(keyframe) if keyframe is not None else []
+        scene.faces = len(faces)
+        ctx.largest_face[scene.index] = max((h for *_, h in faces), default=0.0)

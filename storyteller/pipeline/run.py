@@ -11,21 +11,32 @@ from storyteller.config import Settings
 from storyteller.errors import StorytellerError
 from storyteller.pipeline.cache import EvidenceCache, content_hash
 from storyteller.pipeline.evidence import Evidence, Scene
-from storyteller.pipeline.faces import count_faces
+from storyteller.pipeline.faces import FaceStage
 from storyteller.pipeline.look import LookStage
+from storyteller.pipeline.motion import MotionStage
+from storyteller.pipeline.people import PeopleStage
 from storyteller.pipeline.probe import ProbeStage
 from storyteller.pipeline.scenes import SceneStage
 from storyteller.pipeline.speech import SpeechStage
-from storyteller.pipeline.stage import Context, Progress, Stage, VideoRejected, no_progress
+from storyteller.pipeline.stage import (
+    Context,
+    Progress,
+    SceneWork,
+    Stage,
+    VideoRejected,
+    no_progress,
+)
 from storyteller.pipeline.text import ScreenTextStage
 
 # Share of the work each stage usually takes, for one overall progress figure.
 STAGE_WEIGHTS = {
     "probe": 0.02,
     "scenes": 0.38,
-    "faces": 0.03,
-    "text": 0.15,
-    "look": 0.02,
+    "faces": 0.02,
+    "people": 0.02,
+    "text": 0.14,
+    "look": 0.01,
+    "motion": 0.01,
     "speech": 0.40,
 }
 
@@ -87,44 +98,48 @@ def gather_evidence(
     timings: dict[str, float] = {"hash": round(time.perf_counter() - started, 3)}
     _run_stage(ProbeStage(), ctx, timings)
     # Speech runs on its own thread beside the picture stages, and each scene is
-    # finished (on-screen text, faces, keyframe file) on a third as soon as the scene
-    # pass closes it: Whisper, the decoder and onnxruntime all release the GIL, so the
-    # cores stay busy to the end, and a scene's full-size picture is let go once done.
-    text = ScreenTextStage()
+    # finished (on-screen text, faces, people, keyframe file) on a third as soon as the
+    # scene pass closes it: Whisper, the decoder, OpenCV and onnxruntime all release the
+    # GIL, so the cores stay busy to the end, and a scene's full-size picture is let go
+    # once done. Every stage runs through the Stage contract (`SceneWork.scene` for the
+    # per-scene ones, in order: text, faces, people, motion; then their `finish`).
+    per_scene: list[SceneWork] = [ScreenTextStage(), FaceStage(), PeopleStage(), MotionStage()]
+    spent: dict[str, float] = dict.fromkeys((w.name for w in per_scene), 0.0)
 
-    def finish_scene(scene: Scene) -> tuple[float, float]:
-        keyframe = ctx.keyframes[scene.index]
-        started = time.perf_counter()
-        text.read_scene(ctx, scene)
-        read = time.perf_counter()
-        scene.faces = count_faces(keyframe)
+    def finish_scene(scene: Scene) -> None:
+        for work in per_scene:
+            started = time.perf_counter()
+            work.scene(ctx, scene)
+            spent[work.name] += time.perf_counter() - started
         if ctx.media and ctx.media.duration_s:
             ctx.progress("faces", min(1.0, scene.end_s / ctx.media.duration_s))
-        scene.keyframe = cache.save_keyframe(digest, scene.index, keyframe)
+            ctx.progress("people", min(1.0, scene.end_s / ctx.media.duration_s))
+        scene.keyframe = cache.save_keyframe(digest, scene.index, ctx.keyframes[scene.index])
         del ctx.keyframes[scene.index]
-        return read - started, time.perf_counter() - read
+        ctx.extra_frames.pop(scene.index, None)
 
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech") as speech_pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene") as scene_pool,
     ):
         speech = speech_pool.submit(_run_stage, SpeechStage(), ctx, timings)
-        finishing: list[Future[tuple[float, float]]] = []
+        finishing: list[Future[None]] = []
         try:
             scenes = SceneStage(
                 on_scene=lambda scene, _: finishing.append(scene_pool.submit(finish_scene, scene))
             )
             _run_stage(scenes, ctx, timings)
-            _run_stage(LookStage(), ctx, timings)
             started_waiting = time.perf_counter()
             try:
-                spent = [future.result() for future in finishing]
+                for future in finishing:
+                    future.result()
             except Exception as exc:
-                raise StageFailed(text.name, exc) from exc
-            text.finish(ctx)
-            timings["text"] = round(sum(t for t, _ in spent), 3)
-            timings["faces"] = round(sum(f for _, f in spent), 3)
+                raise StageFailed("scene", exc) from exc
             timings["scene_wait"] = round(time.perf_counter() - started_waiting, 3)
+            for work in per_scene:
+                work.finish(ctx)
+                timings[work.name] = round(spent[work.name], 3)
+            _run_stage(LookStage(), ctx, timings)
         finally:
             for future in finishing:
                 future.cancel()

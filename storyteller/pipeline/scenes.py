@@ -30,6 +30,8 @@ MIN_SCENE_S = 0.5
 # The detector reports a cut a few analysed frames after it happens; candidates this
 # recent are kept aside until it is clear on which side of a cut they fall.
 LOOKBACK_S = 0.6
+# A second frame handed to the text stage lies at least this far from the keyframe.
+OTHER_FRAME_GAP_S = 0.5
 # Below this frame rate the frames between references are too far apart to skip.
 MIN_FPS_TO_SKIP = 20.0
 
@@ -59,6 +61,10 @@ class _KeyframePicker:
 
     scene_start: float = 0.0
     best: _Candidate | None = None
+    # The first and the latest settled frames of the scene: one of them is handed to the
+    # text stage as a second look at the scene, so it need not seek back for one.
+    first: _Candidate | None = None
+    last: _Candidate | None = None
     recent: list[_Candidate] = field(default_factory=list)
 
     def offer(self, candidate: _Candidate) -> None:
@@ -72,6 +78,17 @@ class _KeyframePicker:
         early = c.time - self.scene_start < SETTLE_S
         if self.best is None or (not early and c.score > self.best.score):
             self.best = c
+        if not early:
+            self.first = self.first or c
+            self.last = c
+
+    def other_than(self, chosen: _Candidate) -> _Candidate | None:
+        """The kept frame furthest in time from `chosen`, if it is far enough to differ."""
+        options = [c for c in (self.first, self.last) if c is not None]
+        if not options:
+            return None
+        other = max(options, key=lambda c: abs(c.time - chosen.time))
+        return other if abs(other.time - chosen.time) >= OTHER_FRAME_GAP_S else None
 
     def keyframe_before(self, at: float) -> _Candidate | None:
         """The best frame of the scene that ends at `at`."""
@@ -83,6 +100,7 @@ class _KeyframePicker:
         """A new scene starts at `at`: frames from it on belong to it."""
         self.recent = [c for c in self.recent if c.time >= at]
         self.best, self.scene_start = None, at
+        self.first = self.last = None
 
 
 # Told of each scene as soon as it is closed, with its upright RGB keyframe.
@@ -131,6 +149,10 @@ class SceneStage:
             )
             # Converted now, so the decoded frame goes back to the decoder's pool.
             keyframe = upright(chosen.frame.to_ndarray(format="rgb24"), media.rotation)
+            other = picker.other_than(chosen) if ctx.settings.ocr_frames_per_scene > 1 else None
+            if other is not None and start <= other.time < end:
+                image = upright(other.frame.to_ndarray(format="rgb24"), media.rotation)
+                ctx.extra_frames[index] = [(round(other.time, 3), image)]
             ctx.scenes.append(scene)
             ctx.keyframes[index] = keyframe
             if self.on_scene is not None:

@@ -68,9 +68,23 @@ def is_sound_tag(text: str) -> bool:
     return not _SOUND_TAG.sub(" ", text).strip(" .,!?-")
 
 
+# Sounds a throat makes, not words: a yawn or a grunt is written "Mm-hmm" or "Uh".
+FILLERS = frozenset(
+    {"mm", "hmm", "mhm", "mm-hmm", "uh-huh", "uh", "um", "ah", "oh", "ooh", "huh", "hm", "mmm"}
+)
+
+
+def is_filler(text: str) -> bool:
+    """Only vocal sounds ("Mm-hmm.", "Uh, oh"), no word anyone said."""
+    words = re.findall(r"[\w'-]+", _SOUND_TAG.sub(" ", text).lower())
+    return bool(words) and all(w.strip("-") in FILLERS for w in words)
+
+
 def is_hallucination(text: str) -> bool:
-    """Whisper's stock phrase for silence or music, or a sound description."""
-    return is_sound_tag(text) or _plain(_SOUND_TAG.sub(" ", text)) in HALLUCINATIONS
+    """Whisper's stock phrase for silence or music, a sound description, or vocal sounds."""
+    return (
+        is_sound_tag(text) or _plain(_SOUND_TAG.sub(" ", text)) in HALLUCINATIONS or is_filler(text)
+    )
 
 
 def keep_heard(segments: Iterable[WhisperSegment]) -> list[WhisperSegment]:
@@ -146,11 +160,111 @@ def shifted(piece: WhisperSegment, offset: float) -> WhisperSegment:
     )
 
 
-def decode_speech_audio(ctx: Context) -> np.ndarray:
-    """The sound track as 16 kHz mono float32 samples."""
-    from faster_whisper import decode_audio  # imported here: heavy, and speech may be skipped
+# Sound decoded to less than this share of the sound stream's length was not read: what is
+# missing may hold speech, so "no speech" cannot be said of it.
+MIN_DECODED_SHARE = 0.5
 
-    return decode_audio(str(ctx.path), sampling_rate=SAMPLE_RATE)
+
+def decode_speech_audio(ctx: Context) -> tuple[np.ndarray, float]:
+    """The sound track as 16 kHz mono float32 samples, and the stream's length in seconds.
+
+    Decoded packet by packet with PyAV: a damaged packet (a bad first AC3 frame is common)
+    is skipped, not the end of the sound, as it is for a whole-file decoder."""
+    chunks: list[np.ndarray] = []
+    length = 0.0
+    with av.open(str(ctx.path)) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        first: float | None = None
+        for packet in container.demux(stream):
+            if packet.pts is not None and packet.time_base is not None:
+                at = float(packet.pts * packet.time_base)
+                first = at if first is None else min(first, at)
+                end = at + float((packet.duration or 0) * packet.time_base)
+                length = max(length, end - first)
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                continue  # a damaged packet: skipped, the rest of the sound still counts
+            for frame in frames:
+                for piece in resampler.resample(frame):
+                    chunks.append(piece.to_ndarray().reshape(-1))
+        for piece in resampler.resample(None):
+            chunks.append(piece.to_ndarray().reshape(-1))
+    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return audio, length
+
+
+# Voices are told apart by their pitch: two sentences whose median pitch differs by more
+# than this ratio are spoken by different voices (men and women differ by 1.5-2x; one
+# speaker's sentences stay within about 15%).
+VOICE_RATIO = 1.3
+MIN_VOICED_FRAMES = 8
+
+
+def voice_pitch(audio: np.ndarray, start: float, end: float) -> float | None:
+    """The median pitch (Hz) of the voiced, louder frames between two times, or None."""
+    piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)].astype(np.float32)
+    size, hop = 1024, 320
+    if len(piece) < 2 * size:
+        return None
+    frames = np.lib.stride_tricks.sliding_window_view(piece, size)[::hop]
+    loudness = np.sqrt((frames**2).mean(axis=1))
+    frames = frames[loudness >= max(1e-3, float(np.median(loudness)))]
+    if len(frames) < MIN_VOICED_FRAMES:
+        return None
+    frames = (frames - frames.mean(axis=1, keepdims=True)) * np.hanning(size)
+    spectrum = np.fft.rfft(frames, 2 * size)
+    lags = np.fft.irfft(np.abs(spectrum) ** 2)[:, :size]
+    lags /= np.maximum(lags[:, :1], 1e-9)
+    low, high = SAMPLE_RATE // 400, SAMPLE_RATE // 70  # 70-400 Hz: speaking voices
+    peak = np.argmax(lags[:, low:high], axis=1) + low
+    strength = lags[np.arange(len(lags)), peak]
+    voiced = strength >= 0.45
+    if int(voiced.sum()) < MIN_VOICED_FRAMES:
+        return None
+    return float(np.median(SAMPLE_RATE / peak[voiced]))
+
+
+def tell_voices(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
+    """Each segment's voice, by pitch; a segment whose pitch cannot be read gets None."""
+    voices: list[float] = []
+    told: list[Segment] = []
+    for segment in segments:
+        pitch = voice_pitch(audio, segment.start, segment.end)
+        voice = None
+        if pitch is not None:
+            near = [i for i, v in enumerate(voices) if max(v, pitch) / min(v, pitch) < VOICE_RATIO]
+            if near:
+                voice = min(near, key=lambda i: abs(np.log(voices[i] / pitch)))
+            else:
+                voices.append(pitch)
+                voice = len(voices) - 1
+        told.append(segment.model_copy(update={"voice": voice}))
+    return told
+
+
+def merge_sentences(segments: list[Segment], max_gap_s: float = 1.2) -> list[Segment]:
+    """Whisper's pieces joined into whole sentences: a piece that does not end a sentence
+    is joined with the next one when it follows closely."""
+    merged: list[Segment] = []
+    for segment in segments:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.text
+            and last.text[-1] not in ".!?…"
+            and segment.start - last.end <= max_gap_s
+        ):
+            merged[-1] = Segment(
+                start=last.start,
+                end=segment.end,
+                text=f"{last.text} {segment.text}".strip(),
+                words=[*last.words, *segment.words],
+            )
+        else:
+            merged.append(segment)
+    return merged
 
 
 class SpeechStage:
@@ -167,14 +281,16 @@ class SpeechStage:
             ctx.progress(self.name, 1.0)
             return
         try:
-            audio = decode_speech_audio(ctx)
+            audio, stream_length = decode_speech_audio(ctx)
         except (av.FFmpegError, IndexError):  # IndexError: no audio stream after all
             ctx.speech_note = UNREADABLE_AUDIO
             ctx.progress(self.name, 1.0)
             return
         length = len(audio) / SAMPLE_RATE
+        # Much less sound than the stream holds: what could not be read may hold speech.
+        unread = stream_length > 1.0 and length < MIN_DECODED_SHARE * stream_length
         if length < 0.1:
-            ctx.speech_note = NO_SPEECH
+            ctx.speech_note = UNREADABLE_AUDIO if unread or stream_length > 1.0 else NO_SPEECH
             ctx.progress(self.name, 1.0)
             return
 
@@ -209,8 +325,9 @@ class SpeechStage:
             segment = to_segment(piece, length, after=segments[-1].end if segments else 0.0)
             if segment.text:
                 segments.append(segment)
+        segments = tell_voices(merge_sentences(segments), audio)
         if not segments:
-            ctx.speech_note = NO_SPEECH
+            ctx.speech_note = UNREADABLE_AUDIO if unread else NO_SPEECH
             return
         ctx.transcript = Transcript(
             language=info.language,

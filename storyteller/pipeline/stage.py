@@ -51,6 +51,11 @@ class Context:
     # Small RGB frames sampled evenly during the scene pass, as (time, frame), for the
     # look stage; kept small so a long video's samples stay a few tens of megabytes.
     samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    # More full-resolution RGB frames of a scene kept by the scene pass, by scene index, as
+    # (time, frame): the text stage reads them instead of seeking back (not serialised).
+    extra_frames: dict[int, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+    # Height of the largest face in each scene's keyframe, as a share of the picture's.
+    largest_face: dict[int, float] = field(default_factory=dict)
     transcript: Transcript | None = None
     speech_note: SpeechNote | None = None
     on_screen_text: list[ScreenText] = field(default_factory=list)
@@ -68,3 +73,27 @@ class Stage(Protocol):
     name: str
 
     def run(self, ctx: Context) -> None: ...
+
+
+class SceneWork:
+    """A stage that works scene by scene on the keyframes (faces, people, on-screen text).
+
+    `scene` does one scene whose keyframe is in `ctx.keyframes`; `finish` runs once all are
+    done. The pipeline calls `scene` as the scene pass closes each scene (on another
+    thread), then `finish`; `run`, the `Stage` contract, does the same for scenes already
+    found. Both go through the same two methods."""
+
+    name: str = ""
+
+    def scene(self, ctx: Context, scene: Scene) -> None:
+        raise NotImplementedError
+
+    def finish(self, ctx: Context) -> None:
+        ctx.progress(self.name, 1.0)
+
+    def run(self, ctx: Context) -> None:
+        total = max(1, len(ctx.scenes))
+        for done, scene in enumerate(ctx.scenes, start=1):
+            self.scene(ctx, scene)
+            ctx.progress(self.name, min(0.99, done / total))
+        self.finish(ctx)

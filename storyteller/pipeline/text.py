@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -15,7 +16,7 @@ import numpy as np
 
 from storyteller.pipeline.evidence import Scene, ScreenText
 from storyteller.pipeline.frames import read_frames, scaled_size
-from storyteller.pipeline.stage import Context
+from storyteller.pipeline.stage import Context, SceneWork
 
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
@@ -171,10 +172,125 @@ class ScreenTextCollector:
                     line.text, line.confidence = cleaned, confidence
                 line.seen.add(time_s)
                 return
+        if not self.lines and cleaned.isascii():
+            _english()  # loaded now, beside the scene pass, not at the end
         self.lines.append(_Line(cleaned, confidence, {time_s}))
 
     def result(self) -> list[ScreenText]:
-        return sorted((line.evidence() for line in self.lines), key=lambda s: s.first_seen_s)
+        lines = drop_partial_readings([line.evidence() for line in self.lines])
+        lines = [line.model_copy(update={"text": mend(line.text)}) for line in lines]
+        return sorted(join_captions(lines), key=lambda s: s.first_seen_s)
+
+
+# Characters the recogniser takes for one another ("MARATHCN", "FESTIVAI", "CL0SED").
+_CONFUSED = [set(group) for group in ("oce0", "il1|!", "sS5", "bB8", "zZ2", "gq9", "uv")]
+_WORD_RE = re.compile(r"[A-Za-z0-9|!]{4,}")
+
+
+@lru_cache(maxsize=1)
+def _english() -> Any:
+    """pyspellchecker's English word list (MIT, inside the wheel; 0.1 s to load, once)."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1)
+
+
+def _confusable(a: str, b: str) -> bool:
+    """`a` and `b` differ in exactly one character, a pair the recogniser confuses."""
+    if len(a) != len(b):
+        return False
+    diffs = [(x, y) for x, y in zip(a.lower(), b.lower(), strict=True) if x != y]
+    return len(diffs) == 1 and any(diffs[0][0] in g and diffs[0][1] in g for g in _CONFUSED)
+
+
+def _same_case(word: str, like: str) -> str:
+    if like.isupper():
+        return word.upper()
+    if like[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def mend(text: str) -> str:
+    """Obvious OCR slips in a line mended against an English word list: a word that is not
+    a word, one confusable character away from exactly the word the list suggests."""
+    if not text.isascii():
+        return text
+    words = [m for m in _WORD_RE.finditer(text) if any(ch.isalpha() for ch in m.group(0))]
+    if not words:
+        return text
+    english = _english()
+    mended = text
+    for match in reversed(words):
+        word = match.group(0)
+        if english.known([word.lower()]):
+            continue
+        fix = english.correction(word.lower())
+        if fix and fix != word.lower() and _confusable(word, fix):
+            start, end = match.span()
+            mended = mended[:start] + _same_case(fix, word) + mended[end:]
+    return mended
+
+
+# A reading whose letters this much fall inside a longer line's, shown about then, is that
+# line caught half-drawn (a title flying in) or misread: "Camnad" for "Caminandes".
+PARTIAL_SHARE = 0.8
+PARTIAL_NEAR_S = 3.0
+
+
+def _inside(short: str, long: str) -> float:
+    """Share of `short`'s characters found, in order, in `long` (case-insensitive)."""
+    a, b = short.casefold(), long.casefold()
+    matched = sum(block.size for block in SequenceMatcher(None, a, b).get_matching_blocks())
+    return matched / max(1, len(a))
+
+
+def drop_partial_readings(lines: list[ScreenText]) -> list[ScreenText]:
+    """Lines that are only part of a longer line seen about then (surer, or the one the text
+    settles into), left out."""
+    kept = []
+    for line in lines:
+        partial = any(
+            other is not line
+            and len(other.text) > len(line.text)
+            and (other.confidence >= line.confidence or other.last_seen_s > line.last_seen_s)
+            and other.first_seen_s - PARTIAL_NEAR_S <= line.last_seen_s
+            and line.first_seen_s <= other.last_seen_s + PARTIAL_NEAR_S
+            and _inside(line.text, other.text) >= PARTIAL_SHARE
+            for other in lines
+        )
+        if not partial:
+            kept.append(line)
+    return kept
+
+
+# Lines read in the same frames are one caption when the first does not end a sentence and
+# together they stay short: "BREAKING NEWS" over "Flooding closes the high street".
+MAX_CAPTION_CHARS = 90
+
+
+def join_captions(lines: list[ScreenText]) -> list[ScreenText]:
+    """Consecutive lines (top to bottom, as read) shown over the same span joined into one."""
+    joined: list[ScreenText] = []
+    for line in lines:
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and abs(last.first_seen_s - line.first_seen_s) <= 0.05
+            and abs(last.last_seen_s - line.last_seen_s) <= 0.05
+            and last.frames == line.frames
+            and last.text[-1:] not in ".!?:"
+            and len(last.text) + len(line.text) < MAX_CAPTION_CHARS
+        ):
+            joined[-1] = last.model_copy(
+                update={
+                    "text": f"{last.text} {line.text}",
+                    "confidence": min(last.confidence, line.confidence),
+                }
+            )
+        else:
+            joined.append(line)
+    return joined
 
 
 def frame_times(scene: Scene, count: int) -> list[float]:
@@ -210,11 +326,9 @@ def _scaled(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_AREA)
 
 
-class ScreenTextStage:
-    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen.
-
-    `run` reads every scene; the pipeline instead calls `read_scene` for each scene as
-    the scene pass closes it (on another thread), then `finish`."""
+class ScreenTextStage(SceneWork):
+    """Fills `ctx.on_screen_text`: each distinct line once, with when it was on screen; the
+    lines of one caption (read together in the same frames) joined into one."""
 
     name = "text"
 
@@ -222,13 +336,7 @@ class ScreenTextStage:
         self.collector: ScreenTextCollector | None = None
         self.frames_read = 0
 
-    def run(self, ctx: Context) -> None:
-        ctx.progress(self.name, 0.0)
-        for scene in ctx.scenes:
-            self.read_scene(ctx, scene)
-        self.finish(ctx)
-
-    def read_scene(self, ctx: Context, scene: Scene) -> None:
+    def scene(self, ctx: Context, scene: Scene) -> None:
         settings = ctx.settings
         if self.collector is None:
             self.collector = ScreenTextCollector(settings.ocr_min_confidence)
@@ -236,7 +344,11 @@ class ScreenTextStage:
         times = frame_times(scene, settings.ocr_frames_per_scene)
         keyframe = ctx.keyframes.get(scene.index)
         wanted = [t for t in times if keyframe is None or t != scene.keyframe_s]
+        # Frames the scene pass kept stand in for as many of the wanted ones: no seeking.
+        given = ctx.extra_frames.pop(scene.index, [])[: len(wanted)]
+        wanted = wanted[len(given) :]
         frames = read_frames(ctx.path, wanted, width=OCR_WIDTH) if wanted else []
+        frames += [(t, _scaled(image, OCR_WIDTH)) for t, image in given]
         if keyframe is not None:
             frames.append((scene.keyframe_s, _scaled(keyframe, OCR_WIDTH)))
         last: tuple[np.ndarray, list[tuple[str, float]]] | None = None

@@ -297,7 +297,7 @@ def test_windows_keep_the_words_and_their_times(
     # Windows of four seconds split the two sentences: times must come out as before.
     monkeypatch.setattr(speech_module, "WINDOW_S", 4.0)
     monkeypatch.setattr(speech_module, "CUT_SEARCH_S", 2.0)
-    audio = speech_module.decode_speech_audio(Context(path=speech_clip.path, settings=settings))
+    audio, _ = speech_module.decode_speech_audio(Context(path=speech_clip.path, settings=settings))
     assert len(speech_module.speech_windows(audio)) >= 2
     windowed = listen(speech_clip, settings).transcript
     assert whole is not None and windowed is not None

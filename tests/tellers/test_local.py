@@ -31,8 +31,9 @@ from storyteller.story.validator import DOUBLE_QUOTES, markdown_in, validate
 from storyteller.tellers.base import TellerError, tell
 from storyteller.tellers.local import phrasing
 from storyteller.tellers.local.gazetteer import Climate, cities, cities_for, find_city
-from storyteller.tellers.local.reading import Setting, excerpt, key_phrase
-from storyteller.tellers.local.teller import LocalTeller
+from storyteller.tellers.local.news import NEWS
+from storyteller.tellers.local.reading import excerpt, word_set
+from storyteller.tellers.local.teller import LocalTeller, named_place
 from storyteller.tellers.registry import get_teller
 
 # Twelve whole months in the past: every season has dates, and nothing depends on the clock.
@@ -42,6 +43,7 @@ RULES = StoryRules(
 SEEDS = range(8)
 
 # --- building evidence by hand -------------------------------------------------------
+# A look's labels are confidences (0..1): stated from 0.6, hedged from 0.4.
 
 SNOW = Look(
     brightness=0.78, saturation=0.08, colours=["white", "grey"], snow=0.62, sky=0.2, indoor=0.1
@@ -51,16 +53,16 @@ BEACH = Look(
     brightness=0.76,
     saturation=0.5,
     colours=["blue", "yellow"],
-    sand=0.35,
-    water=0.3,
-    sky=0.4,
+    sand=0.8,
+    water=0.7,
+    sky=0.7,
     indoor=0.05,
 )
-SKY = Look(brightness=0.7, saturation=0.3, colours=["blue", "white"], sky=0.5, indoor=0.1)
+SKY = Look(brightness=0.7, saturation=0.3, colours=["blue", "white"], sky=0.7, indoor=0.1)
 ROOM = Look(brightness=0.45, saturation=0.25, colours=["brown", "orange"], indoor=0.82)
 DARK = Look(brightness=0.12, saturation=0.2, colours=["black"], indoor=0.5)
 LEAVES = Look(
-    brightness=0.55, saturation=0.55, colours=["orange", "red", "brown"], foliage=0.45, indoor=0.1
+    brightness=0.55, saturation=0.55, colours=["orange", "red", "brown"], foliage=0.75, indoor=0.1
 )
 
 
@@ -310,11 +312,11 @@ def test_place_and_month_agree_with_the_season(told: list[Told]) -> None:
     for t in told:
         city = find_city(t.story.place, t.story.region)
         assert city is not None, t.story.dateline
-        # The rules allow every month, so even a weakly guessed season is followed.
-        guessed = t.evidence.season.season
-        assert city.fits(guessed)
-        assert t.story.date.month in months_for(guessed)
-        assert t.story.date.month in months_for(dateline_season(t.evidence.season))
+        # The situations' seasons are all confident enough to bind the dateline.
+        binding = dateline_season(t.evidence.season)
+        assert binding is t.evidence.season.season
+        assert city.fits(binding)
+        assert t.story.date.month in months_for(binding)
         assert RULES.earliest <= t.story.date <= RULES.latest
 
 
@@ -328,7 +330,24 @@ def test_every_number_comes_from_the_evidence(told: list[Told]) -> None:
 def test_stories_are_short(told: list[Told]) -> None:
     for t in told:
         words = len(body(t.story).split())
-        assert 50 <= words <= 250, (words, t.story.text)
+        # Thin evidence gives a short brief: nothing is padded out with what is not there.
+        assert 25 <= words <= 250, (words, t.story.text)
+
+
+_TITLE_SMALL = word_set("a an and as at but by for in of on or the to up short")
+
+
+def test_headline_is_a_whole_phrase_drawn_from_the_lede(told: list[Told]) -> None:
+    for t in told:
+        title = t.story.title
+        assert not title.endswith((":", ",", ";", "-")), title
+        assert title.split()[-1].lower() not in _TITLE_SMALL, title
+        assert not re.search(r"on camera$|^words on screen|^heard on camera", title.lower())
+        lede = t.story.paragraphs[0].lower()
+        words = [w.strip("'.,").lower() for w in title.split()]
+        content = [w for w in words if w not in _TITLE_SMALL]
+        found = [w for w in content if w[:4] in lede]
+        assert len(found) >= 0.6 * len(content), (title, lede)
 
 
 def test_same_video_and_seed_give_the_same_story(told: list[Told]) -> None:
@@ -359,13 +378,15 @@ def test_snowy_story_uses_caption_speech_and_scenes() -> None:
     evidence = snowy_with_speech_and_caption()
     for seed in SEEDS:
         story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
-        assert "City Marathon" in story.title  # the most prominent on-screen text
+        # The lede is the caption or a spoken line (the seed varies which), and the
+        # headline comes from the lede.
+        assert "City Marathon" in story.title or "Snow Has Closed" in story.title
         assert city_climates(story) >= {Climate.SNOW}
         assert story.date.month in (12, 1, 2)
         assert len(quoted(story)) == 2
         assert "two" in (story.paragraphs[0] + story.paragraphs[1]).lower()
         assert "three shots" in body(story)  # the scene count, in words
-        assert "second shot" in body(story)  # where the caption and the faces appear
+        assert "second shot" in body(story) or "CITY MARATHON" in story.paragraphs[0]
 
 
 def city_climates(story: Story) -> frozenset[Climate]:
@@ -383,7 +404,7 @@ def test_beach_story_without_speech_says_so_and_quotes_nothing() -> None:
         assert story.date.month in (6, 7, 8)
         assert any(word in body(story).lower() for word in ("sand", "beach", "shore"))
         # Faces were counted at three at most: the story never says more.
-        assert re.search(r"three (or more )?people", body(story))
+        assert re.search(r"three (or more )?people", body(story), re.IGNORECASE)
         assert not re.search(
             r"(least|than) (four|five|six)|(four|five|six) or more|crowd", body(story)
         )
@@ -409,7 +430,7 @@ def test_thin_evidence_still_gives_three_real_paragraphs() -> None:
         assert all(len(p.split()) >= 5 for p in story.paragraphs)
         assert quoted(story) == []
         assert "square" in body(story)  # the frame's shape, from the probe
-        assert story.title in phrasing.TITLES_FROM_LOOK[Setting.PLAIN]
+        assert story.title == "A Short Clip in a Square Frame"
 
 
 def test_non_english_speech_is_quoted_as_spoken() -> None:
@@ -446,9 +467,21 @@ def test_unreadable_sound_is_not_called_silence() -> None:
         assert any(w in text for w in ("could not be", "unreadable"))
 
 
-def test_weak_season_guess_still_steers_the_dateline() -> None:
+def test_a_weak_season_guess_leaves_the_month_free() -> None:
+    # Below the gate a label needs to be stated (a white wall read as snow at 0.3), the
+    # season binds nothing: the month and the city are free.
     evidence = snowy_with_speech_and_caption().model_copy(
         update={"season": season(Season.WINTER, 0.3)}
+    )
+    months = {
+        tell(LocalTeller(), evidence, None, rules=RULES, seed=s).date.month for s in range(24)
+    }
+    assert len(months) >= 4 and months - {12, 1, 2}
+
+
+def test_a_confident_season_binds_the_dateline() -> None:
+    evidence = snowy_with_speech_and_caption().model_copy(
+        update={"season": season(Season.WINTER, 0.65)}
     )
     for seed in SEEDS:
         story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
@@ -501,26 +534,19 @@ def test_long_on_screen_text_is_cut_at_a_word_boundary() -> None:
     for seed in SEEDS:
         story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
         assert len(story.title) <= TITLE_MAX_CHARS
-        assert story.title.startswith("Welcome to the Annual Winter")
+        if line in story.paragraphs[0]:  # a caption lede: the headline is cut from it
+            assert story.title.startswith("Welcome to the Annual Winter")
         assert f"'{line}'" in body(story)  # the body still cites it whole
 
 
 def test_title_comes_from_speech_when_nothing_is_on_screen() -> None:
     evidence = snowy_with_speech_and_caption().model_copy(update={"on_screen_text": []})
     for seed in SEEDS:
-        title = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed).title
-        assert "Snow Has Closed the Mountain Road" in title or "City Marathon Starts" in title
-
-
-def test_key_phrase_is_a_short_clause() -> None:
-    said = transcript(
-        "en",
-        (0, 2, " Um, I think so."),
-        (2, 5, " Volunteers planted two hundred apple trees in the park near the old harbour."),
-    )
-    phrase = key_phrase(said, TITLE_MAX_CHARS)
-    assert phrase == "Volunteers planted two hundred apple trees"
-    assert key_phrase(transcript("fr", (0, 2, " Les enfants attendent le Père Noël.")), 45) is None
+        story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
+        if '"' in story.paragraphs[0]:  # a spoken lede: the headline is its words
+            assert "Snow Has Closed the Mountain Road" in story.title
+        else:  # the people lead, and the headline says so
+            assert story.title.startswith("Two People")
 
 
 def test_headline_case() -> None:
@@ -629,26 +655,49 @@ def test_every_season_has_many_cities(season_: Season) -> None:
     assert all(city.fits(season_) for city in fitting)
 
 
-# Every slot the teller fills; a template naming another would fail on a rare path.
-SLOTS = {
-    "clip", "length", "in_shots", "setting", "people", "where", "desc", "change", "more",
-    "settings", "ordinal", "share", "language", "quote", "text", "during", "texts", "shots",
-    "frame", "definition",
-}  # fmt: skip
+# The slots the teller fills for each role; a template naming another would fail on a
+# rare path.
+CAMERA = {"camera_as", "camera_by", "camera_verb"}
+ROLE_SLOTS: dict[str, set[str]] = {
+    "lede_quote": {"Context_first", "Voice", "context", "quote", "quote_trim", "voice"},
+    "lede_caption": {"context", "text"},
+    "lede_people": {"act", "setting", "setting_first", "they_act", "where", "who", "who_lower"}
+    | CAMERA,
+    "lede_scene": {"setting_noun", "setting_noun_cap"} | CAMERA,
+    "lede_bare": {"frame", "length", "take"},
+    "quote_more": {"quote"},
+    "quote_same_voice": {"quote"},
+    "quote_other_voice": {"quote"},
+    "exchange": {"share"},
+    "monologue": {"share"},
+    "caption_more": {"texts"},
+    "caption_support": {"during", "during_cap", "text"},
+    "people_seen": {"be", "moving", "where", "where_cap", "who", "who_lower"},
+    "camera_seen": {"backdrop", "length", "take"} | CAMERA,
+    "runs": {"backdrop", "length", "take"},
+    "people_arrive": {"appear", "be", "come", "nth", "who", "who_lower"},
+    "setting_change": {"nth", "setting"},
+    "things_move": {"amount"},
+    "light": {"light", "light_cap"},
+    "close": {"length"},
+    "close_ambient": {"length"},
+    "close_silent": {"length"},
+    "unreadable_audio": set(),
+    "foreign": {"language"},
+    "unclear": {"share"},
+    "truncated": set(),
+    "unknown": set(),
+}
 
 
-def test_every_sentence_role_has_many_wordings() -> None:
-    for role, templates in phrasing.SENTENCES.items():
-        assert len(templates) >= 6, role
+def test_every_sentence_role_has_many_structures() -> None:
+    assert set(NEWS) == set(ROLE_SLOTS)
+    for role, templates in NEWS.items():
+        assert len(templates) >= 5, role
         assert len(set(templates)) == len(templates), role
         assert not any(re.search(r"\d", t) for t in templates), role
         for template in templates:
-            assert phrasing.slots_of(template) <= SLOTS | set(phrasing.VERBS), template
-    for options in phrasing.TITLES_FROM_LOOK.values():
-        assert len(options) >= 6
-        assert all(len(t) <= TITLE_MAX_CHARS for t in options)
-    for bank in (phrasing.SETTING_PHRASES, phrasing.LIGHT_PHRASES):
-        assert all(len(options) >= 6 for options in bank.values())
+            assert phrasing.slots_of(template) <= ROLE_SLOTS[role], template
 
 
 def test_registry_builds_the_local_teller() -> None:
@@ -742,3 +791,53 @@ def test_any_evidence_gives_a_grounded_story(evidence: Evidence, seed: int) -> N
     assert story.date.month in months_for(dateline_season(evidence.season))
     city = find_city(story.place, story.region)
     assert city is not None and city.fits(dateline_season(evidence.season))
+
+
+# --- the dateline's place --------------------------------------------------------------
+
+
+def test_the_city_is_the_videos_whatever_the_seed() -> None:
+    for make in SITUATIONS.values():
+        evidence = make()
+        places = {tell(LocalTeller(), evidence, None, rules=RULES, seed=s).place for s in SEEDS}
+        assert len(places) == 1, places
+
+
+def test_a_place_the_footage_names_is_the_dateline() -> None:
+    caption = ScreenText(text="BERGEN", confidence=0.9, first_seen_s=1, last_seen_s=2, frames=3)
+    shown = indoor_with_faces().model_copy(update={"on_screen_text": [caption]})
+    said = indoor_with_faces().model_copy(
+        update={"transcript": transcript("en", (0, 3, " We are live from Nice tonight."))}
+    )
+    for seed in SEEDS:
+        assert tell(LocalTeller(), shown, None, rules=RULES, seed=seed).place == "Bergen"
+        assert tell(LocalTeller(), said, None, rules=RULES, seed=seed).place == "Nice"
+
+
+def test_a_word_that_is_also_a_city_names_no_place() -> None:
+    evidence = indoor_with_faces().model_copy(
+        update={"transcript": transcript("en", (0, 3, " Nice to meet you all, Jackson."))}
+    )
+    assert named_place(evidence) is None
+
+
+def test_a_named_place_where_the_season_is_false_is_not_used() -> None:
+    snowy = snowy_with_speech_and_caption()
+    caption = ScreenText(text="Miami", confidence=0.9, first_seen_s=1, last_seen_s=2, frames=3)
+    evidence = snowy.model_copy(update={"on_screen_text": [caption]})
+    story = tell(LocalTeller(), evidence, None, rules=RULES, seed=1)
+    assert story.place != "Miami"  # no snow in Miami: the video's own snowy city instead
+    assert Climate.SNOW in city_climates(story)
+
+
+def test_at_most_one_sentence_says_what_is_unknown(told: list[Told]) -> None:
+    unknown = set(NEWS["unknown"]) | set(NEWS["unreadable_audio"])
+    for t in told:
+        said = [s for s in unknown if s in body(t.story)]
+        assert len(said) <= 1, t.story.text
+    unreadable = beach_without_speech().model_copy(
+        update={"speech_note": SpeechNote.UNREADABLE_AUDIO}
+    )
+    for seed in range(20):
+        text = body(tell(LocalTeller(), unreadable, None, rules=RULES, seed=seed))
+        assert sum(s in text for s in unknown) == 1

@@ -82,10 +82,21 @@ def evidence_summary(evidence: Evidence) -> dict[str, Any]:
         "speech_note": evidence.speech_note,
         "on_screen_text": [line.text for line in evidence.on_screen_text],
         "scenes": [
-            {"start_s": s.start_s, "end_s": s.end_s, "keyframe_s": s.keyframe_s, "faces": s.faces}
+            {
+                "start_s": s.start_s,
+                "end_s": s.end_s,
+                "keyframe_s": s.keyframe_s,
+                "faces": s.faces,
+                "people": s.people,
+                "people_where": s.people_where,
+                "people_moving": s.people_moving,
+                "camera": s.camera,
+                "movement": s.movement,
+            }
             for s in evidence.scenes
         ],
         "faces": evidence.max_faces,
+        "people": evidence.max_people,
         "season": evidence.season.model_dump(mode="json"),
         "look": evidence.look.model_dump(mode="json") if evidence.look else None,
         "media": evidence.media.model_dump(mode="json"),

@@ -20,7 +20,13 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from storyteller.errors import StorytellerError
-from storyteller.pipeline.evidence import Evidence, SpeechNote, dateline_season
+from storyteller.pipeline.evidence import (
+    LABEL_HEDGE,
+    LABEL_STATE,
+    Evidence,
+    SpeechNote,
+    dateline_season,
+)
 from storyteller.story.model import MIN_PARAGRAPHS, TITLE_MAX_CHARS, Story
 from storyteller.story.repair import RepairError, repair
 from storyteller.story.rules import StoryRules, month_list
@@ -181,14 +187,32 @@ def evidence_lines(evidence: Evidence) -> list[str]:
         parts = [f"- shot {scene.index + 1}: {_span(scene.start_s, scene.end_s)}"]
         if scene.faces:
             parts.append(f"{scene.faces} face{'s' if scene.faces != 1 else ''}")
+        if scene.people:
+            where = f" {scene.people_where}" if scene.people_where else ""
+            moving = (
+                ""
+                if scene.people_moving is None
+                else (", moving" if scene.people_moving else ", still")
+            )
+            parts.append(
+                f"{scene.people} {'person' if scene.people == 1 else 'people'}{where}{moving}"
+            )
+        if scene.camera:
+            parts.append(f"camera {scene.camera}")
         if scene.look:
             parts.append(_look(scene.look))
         lines.append(", ".join(parts))
     if not evidence.scenes:
         lines.append("- no shot list")
     lines.append(f"Most faces seen at once: {evidence.max_faces}.")
+    lines.append(f"Most people seen at once: {evidence.max_people}.")
     if evidence.look:
         lines.append(f"Overall look: {_look(evidence.look)}.")
+    lines.append(
+        f"Scene labels (snow, sky, sand, green, foliage, water, indoors) are confidences: "
+        f'state one from {LABEL_STATE:.1f}, hedge it ("what looks like") from '
+        f"{LABEL_HEDGE:.1f}, and say nothing of it below that."
+    )
     guess = evidence.season
     reasons = f" ({'; '.join(guess.reasons)})" if guess.reasons else ""
     lines.append(f"Season guess: {guess.season} with confidence {guess.confidence:.2f}{reasons}.")

@@ -63,7 +63,17 @@ def snowy_evidence(**changes: object) -> Evidence:
         ),
         scenes=[
             Scene(index=0, start_s=0, end_s=2, keyframe_s=1, faces=1, look=SNOW),
-            Scene(index=1, start_s=2, end_s=4, keyframe_s=3, look=SNOW),
+            Scene(
+                index=1,
+                start_s=2,
+                end_s=4,
+                keyframe_s=3,
+                look=SNOW,
+                people=3,
+                people_where="left",
+                people_moving=True,
+                camera="pan",
+            ),
         ],
         transcript=Transcript(
             language="en",
@@ -91,6 +101,9 @@ def test_the_prompt_carries_the_contract_and_the_evidence() -> None:
     assert '"ROAD CLOSED" (seen 0.5-1.9 s, read with confidence 0.91)' in prompt
     assert "shot 1: 0.0-2.0 s, 1 face" in prompt and "shot 2: 2.0-4.0 s" in prompt
     assert "Most faces seen at once: 1." in prompt
+    assert "shot 2: 2.0-4.0 s, 3 people left, moving, camera pan" in prompt
+    assert "Most people seen at once: 3." in prompt
+    assert "state one from 0.6" in prompt
     assert "winter with confidence 0.85 (snow covers 62%)" in prompt
     assert "December, January or February" in prompt
     assert "from March 1, 2025 to February 28, 2026" in prompt

@@ -174,7 +174,7 @@ def decode_speech_audio(ctx: Context) -> tuple[np.ndarray, float]:
     length = 0.0
     with av.open(str(ctx.path)) as container:
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         first: float | None = None
         for packet in container.demux(stream):
             if packet.pts is not None and packet.time_base is not None:
@@ -191,7 +191,11 @@ def decode_speech_audio(ctx: Context) -> tuple[np.ndarray, float]:
                     chunks.append(piece.to_ndarray().reshape(-1))
         for piece in resampler.resample(None):
             chunks.append(piece.to_ndarray().reshape(-1))
-    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    # 16-bit samples, as faster-whisper's own decoder gives them (the model's input is
+    # the same, to the bit, as with `faster_whisper.decode_audio` on a sound file).
+    audio = (
+        np.concatenate(chunks).astype(np.float32) / 32768.0 if chunks else np.zeros(0, np.float32)
+    )
     return audio, length
 
 

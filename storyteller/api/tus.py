@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from storyteller.api.deps import IntakeDep, SettingsDep, TusStoreDep
+from storyteller.api.deps import IntakeDep, SettingsDep, SignedInDep, TusStoreDep
 from storyteller.api.errors import ApiError, answer
 from storyteller.api.views import UploadAnswer, upload_answer
 from storyteller.batches.choices import Choice
@@ -137,7 +137,9 @@ async def tus_options(settings: SettingsDep) -> Response:
 
 @router.post("/api/uploads/", status_code=201, summary="Begin a resumable (tus) upload")
 @router.post("/api/uploads", status_code=201, include_in_schema=False)
-async def tus_create(request: Request, settings: SettingsDep, tus: TusStoreDep) -> Response:
+async def tus_create(
+    request: Request, settings: SettingsDep, tus: TusStoreDep, user: SignedInDep
+) -> Response:
     """tus creation: `Upload-Length` and `Upload-Metadata` (`filename` names the video).
     Answers 201 with the upload's `Location`; 413 when it is over the size limit."""
     _require_tus(request)
@@ -150,7 +152,9 @@ async def tus_create(request: Request, settings: SettingsDep, tus: TusStoreDep) 
     if length > max_bytes:
         raise TooLarge(given_name(metadata) or UNNAMED, max_bytes)
     await anyio.to_thread.run_sync(tus.cleanup_now_and_then)
-    upload = await anyio.to_thread.run_sync(lambda: tus.create(length=length, metadata=metadata))
+    upload = await anyio.to_thread.run_sync(
+        lambda: tus.create(length=length, metadata=metadata, owner=user.id)
+    )
     location = f"{request.scope.get('root_path', '')}/api/uploads/{upload.id}"
     return Response(status_code=201, headers={"Location": location, **_expires(upload)})
 
@@ -310,7 +314,13 @@ async def tus_batch(
     does. An upload that is not a video becomes a failed video with its reason; if all
     are refused, nothing is created (415). An unfinished upload is refused with 409.
     The uploads are used up: their ids mean nothing afterwards."""
-    choice = Choice.of(settings, priority=body.priority, teller=body.teller, model=body.model)
+    choice = Choice.of(
+        settings,
+        priority=body.priority,
+        teller=body.teller,
+        model=body.model,
+        highest=intake.owner.priority_cap,
+    )
     ids = [_upload_id(given) for given in body.uploads]
     if len(set(ids)) != len(ids):
         raise ApiError(400, "uploads: an upload is listed twice")

@@ -92,6 +92,7 @@ async def upload(
             priority=form.fields.get("priority") or priority,
             teller=form.fields.get("teller") or teller,
             model=form.fields.get("model") or model,
+            highest=intake.owner.priority_cap,
         )
     except InvalidChoice:
         await anyio.to_thread.run_sync(intake.forget, files)

@@ -329,7 +329,9 @@ async def tus_batch(
     async with contextlib.AsyncExitStack() as held:
         for upload_id in sorted(ids):
             await held.enter_async_context(tus.locked(upload_id))
-        listed = [await anyio.to_thread.run_sync(tus.load_finished, upload_id) for upload_id in ids]
+        listed = [
+            await anyio.to_thread.run_sync(intake.own_finished, tus, upload_id) for upload_id in ids
+        ]
         # A StorageError (503) keeps the uploads: asked again, the batch finds what was
         # published already in the video store and publishes the rest from here.
         admitted = await anyio.to_thread.run_sync(

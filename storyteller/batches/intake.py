@@ -117,13 +117,16 @@ class Intake:
         self.changes.changed([video.id for video in admitted.videos])
         return admitted
 
+    def own_finished(self, tus: TusStore, upload_id: str) -> TusUpload:
+        """A finished resumable upload of the uploader's (`UploadUnfinished` before);
+        another user's reads as one that does not exist."""
+        if not self.owner.is_admin and tus.load(upload_id).owner != self.owner.id:
+            raise NoSuchUpload(upload_id)
+        return tus.load_finished(upload_id)
+
     def admit_resumable(self, tus: TusStore, listed: list[TusUpload], choice: Choice) -> Admitted:
         """The batch of finished resumable uploads (see `admit`). They are used up once
-        the batch is made, or when every one is refused; a `StorageError` keeps them.
-        Another user's upload reads as one that does not exist."""
-        for upload in listed:
-            if not self.owner.is_admin and upload.owner != self.owner.id:
-                raise NoSuchUpload(upload.id)
+        the batch is made, or when every one is refused; a `StorageError` keeps them."""
         files = self.take_resumable(tus, listed)
         try:
             admitted = self.admit(files, choice, resumable=True)

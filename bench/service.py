@@ -383,9 +383,10 @@ import asyncio, json, sys, time
 from urllib.parse import urlsplit
 import uvloop
 
-async def main(url, rate, seconds):
+async def main(url, rate, seconds, key):
     parts = urlsplit(url)
-    request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{auth}\r\n".encode()
     idle, latencies, errors = [], [], 0
 
     async def one():
@@ -415,15 +416,15 @@ async def main(url, rate, seconds):
     await asyncio.gather(*tasks)
     print(json.dumps({"latencies": latencies, "errors": errors}))
 
-uvloop.run(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3])))
+uvloop.run(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]))
 """
 
 
-def load(url: str, rate: float, seconds: float) -> tuple[float, float, int]:
+def load(url: str, rate: float, seconds: float, key: str = "") -> tuple[float, float, int]:
     """p50 and p99 in ms of GET `url` sent at `rate` a second (open loop) from another
-    process, and the number of errors."""
+    process (with `key` as `Authorization: Bearer`), and the number of errors."""
     out = subprocess.run(
-        [sys.executable, "-c", LOAD_SCRIPT, url, str(rate), str(seconds)],
+        [sys.executable, "-c", LOAD_SCRIPT, url, str(rate), str(seconds), key],
         capture_output=True,
         text=True,
         check=True,
@@ -452,8 +453,13 @@ def bench_status(workdir: Path) -> list[Row]:
         job = load(f"{server.url}/api/job/{batch_id}", 200, 10)
         active = httpx.get(f"{server.url}/api/stats").json()["queue"]["active"]
         health = load(f"{server.url}/health", 200, 10)
+        # The same with accounts: a member's key, the batch theirs (the key's lookup and
+        # the ownership read, the most a request pays).
+        key = member_key(service, batch_id)
+        keyed = load(f"{server.url}/api/job/{batch_id}", 200, 10, key)
     finally:
         server.terminate()
+    gate_us = gate_cost_us(service, key, batch_id)
     if active < 2:
         print(f"note: only {active} videos were still processing at the end", file=sys.stderr)
     return [
@@ -463,8 +469,62 @@ def bench_status(workdir: Path) -> list[Row]:
             f"{health[1]:.1f} (GET /health, p50 {health[0]:.1f})",
             f"{job[1] / health[1]:.2f}",
             "< 50",
-        )
+        ),
+        (
+            "status with a member's API key: GET /api/job/{id} p99, same load (ms)",
+            f"{keyed[1]:.1f} (p50 {keyed[0]:.1f}, {keyed[2]} errors)",
+            f"{job[1]:.1f} (open, p50 {job[0]:.1f})",
+            f"{keyed[1] - job[1]:+.2f} ms p99, {keyed[0] - job[0]:+.2f} ms p50",
+            "< +1 ms",
+        ),
+        (
+            "status: the key and ownership checks alone, in-process (µs a request)",
+            f"{gate_us:.0f}",
+            "",
+            "",
+            "< 1000",
+        ),
     ]
+
+
+def member_key(service: LocalService, batch_id: str) -> str:
+    """A member with a key, owning `batch_id`: the service leaves its open mode."""
+    from sqlalchemy import update
+
+    from storyteller.accounts.users import add_user, create_key
+
+    engine = make_engine(service.url)
+    with make_session_factory(engine).begin() as session:
+        user = add_user(session, name="bench", role="member", password="bench password")
+        session.execute(update(Batch).where(Batch.id == batch_id).values(owner_id=user.id))
+        key = create_key(session, user=user)[1]
+    engine.dispose()
+    return key
+
+
+def gate_cost_us(service: LocalService, key: str, batch_id: str, rounds: int = 5000) -> float:
+    """What `signed_in` reads for a member's key (the key and the batch's owner), in
+    microseconds a request, on the service's database."""
+    from storyteller.accounts.signin import key_viewer
+    from storyteller.batches.ownership import may_see_batch
+
+    engine = make_engine(service.url)
+    sessions = make_session_factory(engine)
+
+    def once(check: bool) -> None:
+        with sessions() as session:
+            if check:
+                viewer = key_viewer(session, key)
+                assert viewer is not None and may_see_batch(session, viewer, batch_id)
+
+    timings = []
+    for check in (False, True):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            once(check)
+        timings.append(time.perf_counter() - started)
+    engine.dispose()
+    return (timings[1] - timings[0]) / rounds * 1e6
 
 
 def bench_events(workdir: Path) -> list[Row]:

@@ -4,14 +4,19 @@ Someone else's id reads as one that does not exist (404), never as forbidden."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storyteller.accounts.signin import Viewer
 from storyteller.db.models import Batch, Video
 
-_BATCH_OWNER = select(Batch.owner_id).where
-_VIDEO_OWNER = select(Batch.owner_id).join(Video, Video.batch_id == Batch.id).where
+# Built once: the gate runs them on every request of a member.
+_BATCH_OWNER = select(Batch.owner_id).where(Batch.id == bindparam("id"))
+_VIDEO_OWNER = (
+    select(Batch.owner_id)
+    .join(Video, Video.batch_id == Batch.id)
+    .where(Video.id == bindparam("id"))
+)
 
 
 def may_see_batch(session: Session, viewer: Viewer, batch_id: str) -> bool:
@@ -19,14 +24,14 @@ def may_see_batch(session: Session, viewer: Viewer, batch_id: str) -> bool:
     route answers its own 404)."""
     if viewer.is_admin:
         return True
-    found = session.execute(_BATCH_OWNER(Batch.id == batch_id)).first()
+    found = session.execute(_BATCH_OWNER, {"id": batch_id}).first()
     return found is None or viewer.sees(found[0])
 
 
 def may_see_video(session: Session, viewer: Viewer, video_id: str) -> bool:
     if viewer.is_admin:
         return True
-    found = session.execute(_VIDEO_OWNER(Video.id == video_id)).first()
+    found = session.execute(_VIDEO_OWNER, {"id": video_id}).first()
     return found is None or viewer.sees(found[0])
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select, text, update
+from sqlalchemy import Engine, Select, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
@@ -106,7 +106,12 @@ class Budget:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.settings.daily_budget_usd or self.settings.batch_budget_usd)
+        """Whether any budget is set: the service's, or a user's daily one (one indexed
+        read, so a budget an admin sets applies from the next claim on)."""
+        if self.settings.daily_budget_usd or self.settings.batch_budget_usd:
+            return True
+        with self._sessions() as session:
+            return bool(session.scalar(_ANY_USER_BUDGET))
 
     def admit(self, attempt: Attempt, path: Path | None, now: dt.datetime) -> Verdict:
         """Whether `attempt`'s video may run now, its length read from `path` (None: no
@@ -116,7 +121,8 @@ class Budget:
         cannot both take a budget's last dollars."""
         if not has_models(attempt.teller):
             return GO  # the local teller spends nothing
-        if not self.enabled and self._owner_daily(attempt.batch_id) is None:
+        global_budget = self.settings.daily_budget_usd or self.settings.batch_budget_usd
+        if not global_budget and self._owner_daily(attempt.batch_id) is None:
             return GO
         settings = self.settings
         if attempt.model:
@@ -296,6 +302,9 @@ def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: s
         ),
         batch_running=total(reserved.where(Video.batch_id == batch_id)),
     )
+
+
+_ANY_USER_BUDGET = select(exists().where(User.ai_usd_per_day.is_not(None)))
 
 
 def _owner_budget(session: Session, batch_id: str) -> tuple[str | None, float | None]:

@@ -201,3 +201,21 @@ async def test_quotas_answer_429_saying_what_resets_when(
     full = await client.post("/api/upload", files=video_files(("b.mp4", other)), headers=bob.auth)
     assert full.status_code == 429
     assert "storage quota" in full.json()["error"] and "delete jobs" in full.json()["error"]
+
+
+async def test_a_trusted_proxy_names_the_user(make_client: MakeClient, database_url: str) -> None:
+    trusted = await make_client(trusted_proxies=["127.0.0.0/8"])
+    add_person(database_url, "ann")
+    answer = await trusted.get("/api/auth/me", headers={"X-Forwarded-User": "ann"})
+    assert answer.status_code == 200 and answer.json()["name"] == "ann"
+    stranger = await trusted.get("/api/auth/me", headers={"X-Forwarded-User": "nobody"})
+    assert stranger.status_code == 401
+
+
+async def test_a_proxy_header_from_elsewhere_is_ignored(
+    make_client: MakeClient, database_url: str
+) -> None:
+    client = await make_client(trusted_proxies=["10.0.0.0/8"])
+    add_person(database_url, "ann")
+    answer = await client.get("/api/auth/me", headers={"X-Forwarded-User": "ann"})
+    assert answer.status_code == 401

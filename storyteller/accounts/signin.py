@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from storyteller.accounts.secrets import digest, new_session_token, password_matches
@@ -227,6 +227,8 @@ def sign_in(
         return None
     token = new_session_token()
     now = utcnow()
+    # The user's expired sessions go as a new one comes: the table never grows for long.
+    session.execute(delete(SignIn).where(SignIn.user_id == user.id, SignIn.expires_at <= now))
     session.add(
         SignIn(
             user_id=user.id,

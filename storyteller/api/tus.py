@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from storyteller.api.deps import IntakeDep, SettingsDep, SignedInDep, TusStoreDep
+from storyteller.api.deps import IntakeDep, SettingsDep, TusStoreDep
 from storyteller.api.errors import ApiError, answer
 from storyteller.api.views import UploadAnswer, upload_answer
 from storyteller.batches.choices import Choice
@@ -138,7 +138,7 @@ async def tus_options(settings: SettingsDep) -> Response:
 @router.post("/api/uploads/", status_code=201, summary="Begin a resumable (tus) upload")
 @router.post("/api/uploads", status_code=201, include_in_schema=False)
 async def tus_create(
-    request: Request, settings: SettingsDep, tus: TusStoreDep, user: SignedInDep
+    request: Request, settings: SettingsDep, tus: TusStoreDep, intake: IntakeDep
 ) -> Response:
     """tus creation: `Upload-Length` and `Upload-Metadata` (`filename` names the video).
     Answers 201 with the upload's `Location`; 413 when it is over the size limit."""
@@ -151,9 +151,11 @@ async def tus_create(
     max_bytes = settings.video_max_size_mb * 1024 * 1024
     if length > max_bytes:
         raise TooLarge(given_name(metadata) or UNNAMED, max_bytes)
+    if intake.owner.id is not None:  # the uploader's quotas, before a byte is sent
+        await anyio.to_thread.run_sync(partial(intake.check_quotas, videos=1, size=length))
     await anyio.to_thread.run_sync(tus.cleanup_now_and_then)
     upload = await anyio.to_thread.run_sync(
-        lambda: tus.create(length=length, metadata=metadata, owner=user.id)
+        lambda: tus.create(length=length, metadata=metadata, owner=intake.owner.id)
     )
     location = f"{request.scope.get('root_path', '')}/api/uploads/{upload.id}"
     return Response(status_code=201, headers={"Location": location, **_expires(upload)})

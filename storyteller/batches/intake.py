@@ -117,6 +117,13 @@ class Intake:
         self.changes.changed([video.id for video in admitted.videos])
         return admitted
 
+    def check_quotas(self, *, videos: int, size: int) -> None:
+        """Refuse at once (`QuotaExceeded`) what would pass the uploader's quotas of videos
+        and bytes, before a byte is read. The whole check (AI dollars too, once the teller
+        is known) comes when the batch is made."""
+        with self.database.read() as session:
+            check_upload(session, self.owner, videos=videos, size=size, spends=False)
+
     def own_finished(self, tus: TusStore, upload_id: str) -> TusUpload:
         """A finished resumable upload of the uploader's (`UploadUnfinished` before);
         another user's reads as one that does not exist."""

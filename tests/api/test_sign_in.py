@@ -219,3 +219,16 @@ async def test_a_proxy_header_from_elsewhere_is_ignored(
     add_person(database_url, "ann")
     answer = await client.get("/api/auth/me", headers={"X-Forwarded-User": "ann"})
     assert answer.status_code == 401
+
+
+async def test_resumable_uploads_meet_the_quotas_when_they_begin(
+    make_client: MakeClient, database_url: str
+) -> None:
+    client = await make_client()
+    ann = add_person(database_url, "ann", bytes_stored=1000)
+    tus = {"Tus-Resumable": "1.0.0", **ann.auth}
+    small = await client.post("/api/uploads/", headers={**tus, "Upload-Length": "500"})
+    assert small.status_code == 201
+    big = await client.post("/api/uploads/", headers={**tus, "Upload-Length": "5000"})
+    assert big.status_code == 429
+    assert "storage quota" in big.json()["error"]

@@ -383,55 +383,78 @@ import asyncio, json, sys, time
 from urllib.parse import urlsplit
 import uvloop
 
-async def main(url, rate, seconds):
-    parts = urlsplit(url)
-    request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
-    idle, latencies, errors = [], [], 0
+async def main(targets, rate, seconds):
+    # Requests go to the targets in turn (each at `rate`), so every target meets the
+    # machine's load at the same moments.
+    state = []
+    for url, key in targets:
+        parts = urlsplit(url)
+        auth = f"Authorization: Bearer {key}\r\n" if key else ""
+        request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{auth}\r\n".encode()
+        state.append({"parts": parts, "request": request, "idle": [], "latencies": [], "errors": 0})
 
-    async def one():
-        nonlocal errors
+    async def one(target):
         started = time.perf_counter()
         try:
-            reader, writer = idle.pop() if idle else await asyncio.open_connection(
-                parts.hostname, parts.port)
-            writer.write(request)
+            if target["idle"]:
+                reader, writer = target["idle"].pop()
+            else:
+                parts = target["parts"]
+                reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.write(target["request"])
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             await reader.readexactly(length)
             if not head.startswith(b"HTTP/1.1 200"):
-                errors += 1
-            idle.append((reader, writer))
+                target["errors"] += 1
+            target["idle"].append((reader, writer))
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
-            errors += 1
-        latencies.append(time.perf_counter() - started)
+            target["errors"] += 1
+        target["latencies"].append(time.perf_counter() - started)
 
     tasks = []
     start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
+    total = rate * len(state)
+    for i in range(int(total * seconds)):
+        delay = start + i / total - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
+        tasks.append(asyncio.create_task(one(state[i % len(state)])))
     await asyncio.gather(*tasks)
-    print(json.dumps({"latencies": latencies, "errors": errors}))
+    print(json.dumps([{"latencies": t["latencies"], "errors": t["errors"]} for t in state]))
 
-uvloop.run(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3])))
+uvloop.run(main(json.loads(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])))
 """
+
+
+def load_each(
+    targets: list[tuple[str, str]], rate: float, seconds: float
+) -> list[tuple[float, float, int]]:
+    """For each (url, key) target: p50 and p99 in ms of GET `url` (with `key` as
+    `Authorization: Bearer` when given) sent at `rate` a second (open loop, the targets
+    in turn) from another process, and the number of errors."""
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, json.dumps(targets), str(rate), str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [
+        (quantile_ms(result["latencies"], 0.50), quantile_ms(result["latencies"], 0.99),
+         result["errors"])
+        for result in json.loads(out.stdout)
+    ]  # fmt: skip
+
+
+def quantile_ms(latencies: list[float], q: float) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def load(url: str, rate: float, seconds: float) -> tuple[float, float, int]:
     """p50 and p99 in ms of GET `url` sent at `rate` a second (open loop) from another
     process, and the number of errors."""
-    out = subprocess.run(
-        [sys.executable, "-c", LOAD_SCRIPT, url, str(rate), str(seconds)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout)
-    latencies = sorted(result["latencies"])
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return pick(0.50), pick(0.99), result["errors"]
+    return load_each([(url, "")], rate, seconds)[0]
 
 
 def bench_status(workdir: Path) -> list[Row]:
@@ -456,6 +479,10 @@ def bench_status(workdir: Path) -> list[Row]:
         server.terminate()
     if active < 2:
         print(f"note: only {active} videos were still processing at the end", file=sys.stderr)
+    opened, keyed, gate_us = paired_status(service, batch_id)
+    p99 = [statistics.median(run[1] for run in runs) for runs in (opened, keyed)]
+    p50 = [statistics.median(run[0] for run in runs) for runs in (opened, keyed)]
+    differences = ", ".join(f"{k[1] - o[1]:+.1f}" for o, k in zip(opened, keyed, strict=True))
     return [
         (
             "status: GET /api/job/{id} p99, 200/s, 10k videos, 2 processing (ms)",
@@ -463,8 +490,111 @@ def bench_status(workdir: Path) -> list[Row]:
             f"{health[1]:.1f} (GET /health, p50 {health[0]:.1f})",
             f"{job[1] / health[1]:.2f}",
             "< 50",
-        )
+        ),
+        (
+            f"status, a member's key vs open, 2 servers side by side, median of {len(keyed)} (ms)",
+            f"p99 {p99[1]:.1f} (p50 {p50[1]:.2f}), errors {sum(run[2] for run in keyed)}",
+            f"p99 {p99[0]:.1f} (open, p50 {p50[0]:.2f})",
+            f"{p99[1] - p99[0]:+.2f} p99, {p50[1] - p50[0]:+.2f} p50 (p99 by run: {differences})",
+            "< +1 ms p99",
+        ),
+        (
+            "status: the key and ownership reads alone, in-process (µs a request)",
+            f"{gate_us:.0f}",
+            "",
+            "",
+            "< 1000",
+        ),
     ]
+
+
+def paired_status(
+    service: LocalService, batch_id: str, rounds: int = 3
+) -> tuple[list[tuple[float, float, int]], list[tuple[float, float, int]], float]:
+    """`GET /api/job/{id}` at 200/s on two servers side by side, each on its own copy of
+    the seeded data folder: one open (no user), one with a member's key (the key's
+    lookup and the ownership read: the most a request pays). One load generator sends
+    to both in turn, so both meet the machine's load at the same moments and their
+    difference is the checks' cost; `rounds` runs of 10 s."""
+    keyed_service = LocalService.create(service.settings.data_dir.with_name("status-keyed"))
+    shutil.copyfile(
+        service.settings.data_dir / "storyteller.db",
+        keyed_service.settings.data_dir / "storyteller.db",
+    )
+    forget_members(service)
+    forget_members(keyed_service)
+    key = member_key(keyed_service, batch_id)
+    opened, keyed = [], []
+    open_server = running_server(service)
+    keyed_server = running_server(keyed_service)
+    try:
+        targets = [
+            (f"{open_server.url}/api/job/{batch_id}", ""),
+            (f"{keyed_server.url}/api/job/{batch_id}", key),
+        ]
+        load_each(targets, 50, 2)  # warm both up
+        for _ in range(rounds):
+            first, second = load_each(targets, 200, 10)
+            opened.append(first)
+            keyed.append(second)
+    finally:
+        open_server.terminate()
+        keyed_server.terminate()
+    return opened, keyed, gate_cost_us(keyed_service, key, batch_id)
+
+
+def forget_members(service: LocalService) -> None:
+    """Back to no users (the open mode), the batches nobody's."""
+    from sqlalchemy import delete, update
+
+    from storyteller.db.models import ApiKey, AuditEntry, User
+
+    engine = make_engine(service.url)
+    with make_session_factory(engine).begin() as session:
+        session.execute(update(Batch).values(owner_id=None))
+        for table in (ApiKey, AuditEntry, User):
+            session.execute(delete(table))
+    engine.dispose()
+
+
+def member_key(service: LocalService, batch_id: str) -> str:
+    """A member with a key, owning `batch_id`: the service leaves its open mode."""
+    from sqlalchemy import update
+
+    from storyteller.accounts.users import add_user, create_key
+
+    engine = make_engine(service.url)
+    with make_session_factory(engine).begin() as session:
+        user = add_user(session, name="bench", role="member", password="bench password")
+        session.execute(update(Batch).where(Batch.id == batch_id).values(owner_id=user.id))
+        key = create_key(session, user=user)[1]
+    engine.dispose()
+    return key
+
+
+def gate_cost_us(service: LocalService, key: str, batch_id: str, rounds: int = 5000) -> float:
+    """What `signed_in` reads for a member's key (the key and the batch's owner), in
+    microseconds a request, on the service's database."""
+    from storyteller.accounts.signin import key_viewer
+    from storyteller.batches.ownership import may_see_batch
+
+    engine = make_engine(service.url)
+    sessions = make_session_factory(engine)
+
+    def once(check: bool) -> None:
+        with sessions() as session:
+            if check:
+                viewer = key_viewer(session, key)
+                assert viewer is not None and may_see_batch(session, viewer, batch_id)
+
+    timings = []
+    for check in (False, True):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            once(check)
+        timings.append(time.perf_counter() - started)
+    engine.dispose()
+    return (timings[1] - timings[0]) / rounds * 1e6
 
 
 def bench_events(workdir: Path) -> list[Row]:

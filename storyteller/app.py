@@ -9,12 +9,25 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import State
 
 from storyteller import __version__
-from storyteller.api import errors, estimate, events, exports, jobs, page, system, tus, uploads
+from storyteller.accounts.signin import Access, SignInLimiter
+from storyteller.api import (
+    accounts,
+    errors,
+    estimate,
+    events,
+    exports,
+    jobs,
+    page,
+    system,
+    tus,
+    uploads,
+)
+from storyteller.api.deps import signed_in
 from storyteller.api.live import Announcer, EventHub
 from storyteller.config import Settings
 from storyteller.db.database import Database
@@ -44,12 +57,17 @@ STALE_PARTIAL_S = 3600.0
 
 
 def create_app(
-    settings: Settings | None = None, *, start_engine: bool = True, job: str | None = None
+    settings: Settings | None = None,
+    *,
+    start_engine: bool = True,
+    job: str | None = None,
+    loopback: bool = True,
 ) -> FastAPI:
     """The service. `start_engine=False` serves the API without processing anything
     (another process runs the queue), as does `job_engine="workers"` (the settings),
     which also tells and hears changes through PostgreSQL; `job` names another job
-    function (tests)."""
+    function (tests). `loopback=False` (it listens beyond this machine) asks for a
+    sign-in or a key even before any user exists."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -77,6 +95,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.access = Access(
+        open_without_users=loopback and not settings.sign_in_required,
+        limiter=SignInLimiter(
+            per_name=settings.sign_in_failures_per_name,
+            per_client=settings.sign_in_failures_per_client,
+            window_s=settings.sign_in_window_minutes * 60,
+        ),
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -85,8 +111,14 @@ def create_app(
         allow_credentials="*" not in settings.cors_origins,
     )
     errors.install(app)
-    for module in (uploads, tus, jobs, exports, estimate, events, system):
-        app.include_router(module.router)
+    # Every /api route needs someone signed in (or the open mode), and never reaches
+    # another member's job, video or upload; /health and signing in do not.
+    for module in (uploads, tus, jobs, exports, estimate, events):
+        app.include_router(module.router, dependencies=[Depends(signed_in)])
+    app.include_router(system.router)
+    app.include_router(system.gated, dependencies=[Depends(signed_in)])
+    app.include_router(accounts.router)
+    app.include_router(accounts.gated)
     page.install(app)
     return app
 

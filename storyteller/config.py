@@ -97,6 +97,34 @@ class Settings(BaseSettings):
         "front end runs on its own origin.",
     )
 
+    # --- accounts (storyteller/accounts/) ------------------------------------------
+    sign_in_required: bool = Field(
+        default=False,
+        description="Ask for a sign-in or an API key even on loopback with no user yet "
+        "(always so once a user exists, or when `serve --host` listens beyond loopback).",
+    )
+    session_hours: float = Field(
+        default=336.0, gt=0, description="How long a browser stays signed in (hours)."
+    )
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or networks (JSON list) of authenticating proxies whose "
+        "`TRUSTED_PROXY_HEADER` names the user; empty: no proxy is trusted.",
+    )
+    trusted_proxy_header: str = Field(
+        default="X-Forwarded-User",
+        description="The header in which a trusted proxy names the signed-in user.",
+    )
+    sign_in_failures_per_name: int = Field(
+        default=5, ge=1, description="Failed sign-ins of one name before it must wait."
+    )
+    sign_in_failures_per_client: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one address before it must wait."
+    )
+    sign_in_window_minutes: float = Field(
+        default=15.0, gt=0, description="The window in which failed sign-ins are counted."
+    )
+
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."

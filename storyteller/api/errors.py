@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from storyteller.accounts.quotas import QuotaExceeded
+from storyteller.accounts.users import AccountError, NameTaken, NoSuchKey, NoSuchUser
 from storyteller.api.multipart import BadForm
 from storyteller.batches.choices import InvalidChoice
 from storyteller.batches.deletion import NoSuchBatch
@@ -49,6 +51,11 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (UploadBusy, 423),
     (BadMetadata, 400),
     (StorageError, 503),  # the storage every process shares is away or refuses us
+    (QuotaExceeded, 429),
+    (NoSuchUser, 404),
+    (NoSuchKey, 404),
+    (NameTaken, 409),
+    (AccountError, 422),
 )
 
 INTERNAL = "internal error: the server could not answer; see its log"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from storyteller.api.deps import SettingsDep
+from storyteller.api.deps import SettingsDep, SignedInDep
 from storyteller.batches.choices import Choice
 from storyteller.tellers.estimate import estimate_batch
 from storyteller.tellers.gemini_batch import in_batch_mode
@@ -48,11 +48,15 @@ class EstimateAnswer(BaseModel):
 
 
 @router.post("/api/estimate", response_model=EstimateAnswer, summary="What a batch would cost")
-def estimate(request: EstimateRequest, settings: SettingsDep) -> EstimateAnswer:
+def estimate(request: EstimateRequest, settings: SettingsDep, user: SignedInDep) -> EstimateAnswer:
     """Tokens, dollars and time for videos of the given lengths with a teller, from the
     prices file; nothing is uploaded. The local teller costs nothing."""
     choice = Choice.of(
-        settings, priority=request.priority, teller=request.teller, model=request.model
+        settings,
+        priority=request.priority,
+        teller=request.teller,
+        model=request.model,
+        highest=user.priority_cap,
     )
     if choice.model:
         settings = with_model(settings, choice.teller, choice.model)

@@ -10,10 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from storyteller.api.deps import DatabaseDep, EventHubDep
+from storyteller.api.deps import DatabaseDep, EventHubDep, SignedInDep
 from storyteller.api.errors import ApiError
 from storyteller.api.live import PING_EVERY_S, Event
 from storyteller.batches.listing import batch_exists
+from storyteller.batches.ownership import owners_of
 
 router = APIRouter(tags=["events"])
 
@@ -27,6 +28,7 @@ router = APIRouter(tags=["events"])
 async def events(
     hub: EventHubDep,
     database: DatabaseDep,
+    user: SignedInDep,
     job: Annotated[str | None, Query(description="Only this job's videos.")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
@@ -34,13 +36,23 @@ async def events(
     each time a video changes: queued, started, a stage or progress step, ended. Events
     are numbered: reconnecting with `Last-Event-ID` (browsers do it by themselves)
     replays what was missed, or sends `reset` when that is too old to replay. 404 for a
-    `job` that does not exist."""
+    `job` that does not exist. A member hears of their own jobs only."""
     if job is not None and not await database.quick_read(batch_exists, job):
         raise ApiError(404, "no job with that id")
     queue, missed = hub.subscribe(last_event_id)
 
-    def wanted(event: Event) -> bool:
-        return job is None or event.job_id in (None, job)
+    # Whose each job is, as this stream has learnt (a job's owner never changes).
+    owners: dict[str, str | None] = {}
+
+    async def wanted(event: Event) -> bool:
+        if job is not None and event.job_id not in (None, job):
+            return False
+        if event.job_id is None or user.is_admin:
+            return True
+        if event.job_id not in owners:
+            found = await database.quick_read(owners_of, [event.job_id])
+            owners[event.job_id] = found.get(event.job_id)
+        return user.sees(owners[event.job_id])
 
     async def stream() -> AsyncIterator[bytes]:
         try:
@@ -49,7 +61,7 @@ async def events(
                 yield b"event: reset\ndata: {}\n\n"
             else:
                 for event in missed:
-                    if wanted(event):
+                    if await wanted(event):
                         yield event.encode(hub.epoch)
             while True:
                 try:
@@ -59,7 +71,7 @@ async def events(
                     continue
                 if arrived is None:
                     return
-                if wanted(arrived):
+                if await wanted(arrived):
                     yield arrived.encode(hub.epoch)
         finally:
             hub.unsubscribe(queue)

@@ -13,6 +13,7 @@ from storyteller.api.deps import (
     DatabaseDep,
     LiveChangesDep,
     SettingsDep,
+    SignedInDep,
     VideoStoreDep,
 )
 from storyteller.api.errors import ApiError
@@ -66,11 +67,12 @@ def get_job_video(jobId: str, videoId: str, database: DatabaseDep) -> VideoView:
 @router.get("/api/jobs", response_model=JobPage, summary="Jobs, newest first, a page at a time")
 def list_jobs(
     database: DatabaseDep,
+    user: SignedInDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> JobPage:
     with database.read() as session:
-        page = list_batches(session, offset=offset, limit=limit)
+        page = list_batches(session, offset=offset, limit=limit, owner_id=user.owner_filter)
         return job_page(page, offset=offset, limit=limit)
 
 

@@ -8,13 +8,15 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from storyteller.api.deps import DatabaseDep, EngineDep, SettingsDep
+from storyteller.api.deps import DatabaseDep, EngineDep, SettingsDep, SignedInDep
 from storyteller.api.views import timestamp
 from storyteller.db import crud
 from storyteller.db.models import VideoStatus
 from storyteller.tellers.registry import teller_names
 
 router = APIRouter(tags=["service"])
+# The /api routes: behind the sign-in (see app.py); /health stays open.
+gated = APIRouter(tags=["service"])
 
 
 class Health(BaseModel):
@@ -41,13 +43,14 @@ def health() -> Health:
     return Health(status="healthy", timestamp=timestamp(dt.datetime.now(dt.UTC)) or "")
 
 
-@router.get("/api/stats", response_model=Stats, summary="Videos in each state, and jobs")
-def stats(database: DatabaseDep, engine: EngineDep) -> Stats:
+@gated.get("/api/stats", response_model=Stats, summary="Videos in each state, and jobs")
+def stats(database: DatabaseDep, engine: EngineDep, user: SignedInDep) -> Stats:
     """`failed` counts cancelled videos too, as the original front end shows them;
-    `cancelled` says how many of those were cancelled."""
+    `cancelled` says how many of those were cancelled. A member counts their own videos
+    and jobs; an admin every one."""
     with database.read() as session:
-        counts = crud.video_counts(session)
-        total = crud.count_batches(session)
+        counts = crud.video_counts(session, owner_id=user.owner_filter)
+        total = crud.count_batches(session, owner_id=user.owner_filter)
     return Stats(
         queue=QueueCounts(
             waiting=counts[VideoStatus.PENDING],
@@ -66,7 +69,7 @@ class Tellers(BaseModel):
     default: str
 
 
-@router.get("/api/tellers", response_model=Tellers, summary="Who can write the stories")
+@gated.get("/api/tellers", response_model=Tellers, summary="Who can write the stories")
 def tellers(settings: SettingsDep) -> Tellers:
     return Tellers(tellers=teller_names(), default=settings.default_teller)
 
@@ -78,7 +81,7 @@ class Limits(BaseModel):
     defaultTeller: str
 
 
-@router.get("/api/limits", response_model=Limits, summary="What an upload may hold")
+@gated.get("/api/limits", response_model=Limits, summary="What an upload may hold")
 def limits(settings: SettingsDep) -> Limits:
     """For a client to check files before sending them."""
     return Limits(

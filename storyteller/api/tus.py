@@ -137,7 +137,9 @@ async def tus_options(settings: SettingsDep) -> Response:
 
 @router.post("/api/uploads/", status_code=201, summary="Begin a resumable (tus) upload")
 @router.post("/api/uploads", status_code=201, include_in_schema=False)
-async def tus_create(request: Request, settings: SettingsDep, tus: TusStoreDep) -> Response:
+async def tus_create(
+    request: Request, settings: SettingsDep, tus: TusStoreDep, intake: IntakeDep
+) -> Response:
     """tus creation: `Upload-Length` and `Upload-Metadata` (`filename` names the video).
     Answers 201 with the upload's `Location`; 413 when it is over the size limit."""
     _require_tus(request)
@@ -149,8 +151,12 @@ async def tus_create(request: Request, settings: SettingsDep, tus: TusStoreDep) 
     max_bytes = settings.video_max_size_mb * 1024 * 1024
     if length > max_bytes:
         raise TooLarge(given_name(metadata) or UNNAMED, max_bytes)
+    if intake.owner.id is not None:  # the uploader's quotas, before a byte is sent
+        await anyio.to_thread.run_sync(partial(intake.check_quotas, videos=1, size=length))
     await anyio.to_thread.run_sync(tus.cleanup_now_and_then)
-    upload = await anyio.to_thread.run_sync(lambda: tus.create(length=length, metadata=metadata))
+    upload = await anyio.to_thread.run_sync(
+        lambda: tus.create(length=length, metadata=metadata, owner=intake.owner.id)
+    )
     location = f"{request.scope.get('root_path', '')}/api/uploads/{upload.id}"
     return Response(status_code=201, headers={"Location": location, **_expires(upload)})
 
@@ -310,7 +316,13 @@ async def tus_batch(
     does. An upload that is not a video becomes a failed video with its reason; if all
     are refused, nothing is created (415). An unfinished upload is refused with 409.
     The uploads are used up: their ids mean nothing afterwards."""
-    choice = Choice.of(settings, priority=body.priority, teller=body.teller, model=body.model)
+    choice = Choice.of(
+        settings,
+        priority=body.priority,
+        teller=body.teller,
+        model=body.model,
+        highest=intake.owner.priority_cap,
+    )
     ids = [_upload_id(given) for given in body.uploads]
     if len(set(ids)) != len(ids):
         raise ApiError(400, "uploads: an upload is listed twice")
@@ -319,7 +331,9 @@ async def tus_batch(
     async with contextlib.AsyncExitStack() as held:
         for upload_id in sorted(ids):
             await held.enter_async_context(tus.locked(upload_id))
-        listed = [await anyio.to_thread.run_sync(tus.load_finished, upload_id) for upload_id in ids]
+        listed = [
+            await anyio.to_thread.run_sync(intake.own_finished, tus, upload_id) for upload_id in ids
+        ]
         # A StorageError (503) keeps the uploads: asked again, the batch finds what was
         # published already in the video store and publishes the rest from here.
         admitted = await anyio.to_thread.run_sync(

@@ -70,6 +70,8 @@ async def upload(
     created and the answer is 413 or 415."""
     # Check what can be checked before reading a byte of the body.
     Choice.of(settings, priority=priority, teller=teller, model=model if teller else None)
+    if intake.owner.id is not None:
+        await anyio.to_thread.run_sync(partial(intake.check_quotas, videos=1, size=0))
     try:
         form = await read_form(
             request.stream(),
@@ -92,6 +94,7 @@ async def upload(
             priority=form.fields.get("priority") or priority,
             teller=form.fields.get("teller") or teller,
             model=form.fields.get("model") or model,
+            highest=intake.owner.priority_cap,
         )
     except InvalidChoice:
         await anyio.to_thread.run_sync(intake.forget, files)

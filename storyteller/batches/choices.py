@@ -68,8 +68,16 @@ class Choice:
         priority: str | None = None,
         teller: str | None = None,
         model: str | None = None,
+        highest: Priority | None = None,
     ) -> Choice:
-        """The choice from what a user sent (each may be missing); `InvalidChoice`."""
+        """The choice from what a user sent (each may be missing); `InvalidChoice`.
+        `highest` is the user's own priority: the default, and the most a batch gets
+        (asking for more gets it, not a refusal, so the original front end carries on);
+        None: no user (normal by default, any allowed)."""
         chosen_priority = choose_priority(priority)
+        if highest is not None:
+            ranks = list(Priority)
+            if not priority or ranks.index(chosen_priority) < ranks.index(highest):
+                chosen_priority = highest
         chosen_teller = choose_teller(teller, settings.default_teller)
         return cls(chosen_priority, chosen_teller, choose_model(model, chosen_teller))

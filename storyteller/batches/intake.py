@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
+from storyteller.accounts.quotas import check_upload
+from storyteller.accounts.signin import OPEN, Viewer
 from storyteller.batches.changes import LiveChanges
 from storyteller.batches.choices import Choice
 from storyteller.db import crud
@@ -17,8 +19,9 @@ from storyteller.db.database import Database
 from storyteller.db.models import VideoStatus
 from storyteller.storage.objects import FolderStore, StorageError, VideoStore
 from storyteller.storage.sniff import NotAVideo, check_video
-from storyteller.storage.tus import TusStore, TusUpload
+from storyteller.storage.tus import NoSuchUpload, TusStore, TusUpload
 from storyteller.storage.uploads import FIRST_BYTES, StoredFile, UploadRefused, UploadStore
+from storyteller.tellers.registry import has_models
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class Intake:
     database: Database
     changes: LiveChanges
     max_attempts: int
+    owner: Viewer = OPEN  # who uploads: the batch is theirs, their quotas apply
 
     def admit(self, files: list[UploadedFile], choice: Choice, *, resumable: bool) -> Admitted:
         """The batch of these files, refused ones as failed videos with their reasons.
@@ -89,6 +93,20 @@ class Intake:
             raise NothingKept(refusals)
         # The bytes of refused files are of no use.
         self.forget([result for result in files if result.refused is not None])
+        kept = [result.stored for result in files if result.refused is None and result.stored]
+        try:
+            with self.database.read() as session:
+                check_upload(
+                    session,
+                    self.owner,
+                    videos=len(kept),
+                    size=sum(stored.size for stored in kept if not stored.duplicate),
+                    spends=has_models(choice.teller),
+                )
+        except Exception:
+            if not resumable:
+                self.forget(files)
+            raise
         try:
             self.publish(files)
         except StorageError:
@@ -98,6 +116,20 @@ class Intake:
         admitted = self._create(files, choice)
         self.changes.changed([video.id for video in admitted.videos])
         return admitted
+
+    def check_quotas(self, *, videos: int, size: int) -> None:
+        """Refuse at once (`QuotaExceeded`) what would pass the uploader's quotas of videos
+        and bytes, before a byte is read. The whole check (AI dollars too, once the teller
+        is known) comes when the batch is made."""
+        with self.database.read() as session:
+            check_upload(session, self.owner, videos=videos, size=size, spends=False)
+
+    def own_finished(self, tus: TusStore, upload_id: str) -> TusUpload:
+        """A finished resumable upload of the uploader's (`UploadUnfinished` before);
+        another user's reads as one that does not exist."""
+        if not self.owner.is_admin and tus.load(upload_id).owner != self.owner.id:
+            raise NoSuchUpload(upload_id)
+        return tus.load_finished(upload_id)
 
     def admit_resumable(self, tus: TusStore, listed: list[TusUpload], choice: Choice) -> Admitted:
         """The batch of finished resumable uploads (see `admit`). They are used up once
@@ -120,6 +152,7 @@ class Intake:
                 model=choice.model,
                 priority=choice.priority,
                 max_attempts=self.max_attempts,
+                owner_id=self.owner.id,
             )
             return Admitted(
                 batch_id=batch.id,

@@ -28,9 +28,12 @@ class BatchPage:
     total: int  # batches in all
 
 
-def list_batches(session: Session, *, offset: int, limit: int) -> BatchPage:
-    """A page of batches, each with its videos counted by status in one query."""
-    batches = crud.list_batches(session, offset=offset, limit=limit)
+def list_batches(
+    session: Session, *, offset: int, limit: int, owner_id: str | None = None
+) -> BatchPage:
+    """A page of batches (of `owner_id` only, when given), each with its videos counted
+    by status in one query."""
+    batches = crud.list_batches(session, offset=offset, limit=limit, owner_id=owner_id)
     counts = {batch.id: dict.fromkeys(VideoStatus, 0) for batch in batches}
     if batches:
         rows = session.execute(
@@ -42,7 +45,7 @@ def list_batches(session: Session, *, offset: int, limit: int) -> BatchPage:
             counts[batch_id][VideoStatus(status)] = count
     return BatchPage(
         batches=[BatchSummary(batch, counts[batch.id]) for batch in batches],
-        total=crud.count_batches(session),
+        total=crud.count_batches(session, owner_id=owner_id),
     )
 
 

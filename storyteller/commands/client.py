@@ -23,6 +23,16 @@ Server = Annotated[
     ),
 ]
 
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="STORYTELLER_API_KEY",
+        help="An API key (`storyteller keys create NAME`), when the service asks for one.",
+        show_default=False,
+    ),
+]
+
 ENDED = ("completed", "failed")
 
 
@@ -30,12 +40,15 @@ class Client:
     """The service's API as the commands use it: refusals and an unreachable server
     become a message and an exit status, never a traceback."""
 
-    def __init__(self, server: str | None) -> None:
-
+    def __init__(self, server: str | None, api_key: str | None = None) -> None:
         self.url = (server or f"http://127.0.0.1:{load_settings().port}").rstrip("/")
+        headers = {"Authorization": f"Bearer {api_key.strip()}"} if api_key else {}
         # Uploads of large videos may take a while; only connecting has a short limit.
         self.http = httpx.Client(
-            base_url=self.url, timeout=httpx.Timeout(300.0, connect=5.0), follow_redirects=True
+            base_url=self.url,
+            timeout=httpx.Timeout(300.0, connect=5.0),
+            follow_redirects=True,
+            headers=headers,
         )
 
     def __enter__(self) -> Client:
@@ -62,6 +75,8 @@ class Client:
                 body = None
             reason = body.get("error") if isinstance(body, dict) else None
             reason = reason or answer.text.strip() or answer.reason_phrase
+            if answer.status_code == 401:
+                reason += " (give --api-key or set STORYTELLER_API_KEY)"
             typer.echo(f"storyteller: {reason} ({answer.status_code})", err=True)
             raise typer.Exit(1)
         return answer
@@ -141,6 +156,7 @@ def submit(
     every: Annotated[
         float, typer.Option(min=0.1, help="With --wait, seconds between two looks.")
     ] = 2.0,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Upload videos to a running service as one job and print its id and videos.
 
@@ -152,7 +168,7 @@ def submit(
 
     chosen = (("priority", priority), ("teller", teller), ("model", model))
     form = {key: value for key, value in chosen if value}
-    with Client(server) as client, ExitStack() as opened:
+    with Client(server, api_key) as client, ExitStack() as opened:
         # Open files are streamed by httpx a chunk at a time, never read whole.
         fields = [
             (
@@ -193,9 +209,10 @@ def status(
     stories: Annotated[
         bool, typer.Option("--stories", help="Print the stories written so far.")
     ] = False,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Show a job on a running service: its state and each video's."""
-    with Client(server) as client:
+    with Client(server, api_key) as client:
         job = client.call("GET", f"/api/job/{job_id}")
     if as_json:
         typer.echo(json.dumps(job, ensure_ascii=False))
@@ -214,9 +231,11 @@ VideoOption = Annotated[
 JobArgument = Annotated[str, typer.Argument(help="The job's id.", show_default=False)]
 
 
-def _act(server: str | None, path: str, body: dict[str, Any] | None = None) -> None:
+def _act(
+    server: str | None, api_key: str | None, path: str, body: dict[str, Any] | None = None
+) -> None:
     """POST an action and say what it did: a job's message, or the video's new state."""
-    with Client(server) as client:
+    with Client(server, api_key) as client:
         answer = client.call("POST", path, json=body)
     if "message" in answer:
         typer.echo(f"job {answer['jobId']}: {answer['message']}")
@@ -224,20 +243,36 @@ def _act(server: str | None, path: str, body: dict[str, Any] | None = None) -> N
         typer.echo(video_line(answer))
 
 
-def retry(job_id: JobArgument, video: VideoOption = None, server: Server = None) -> None:
+def retry(
+    job_id: JobArgument,
+    video: VideoOption = None,
+    server: Server = None,
+    api_key: ApiKeyOption = None,
+) -> None:
     """Queue a job's failed and cancelled videos again (or one video), with fresh attempts.
 
     Exits 1 when the service refused (no such job, or a video that has not failed)."""
-    _act(server, f"/api/job/{job_id}/video/{video}/retry" if video else f"/api/job/{job_id}/retry")
+    _act(
+        server,
+        api_key,
+        f"/api/job/{job_id}/video/{video}/retry" if video else f"/api/job/{job_id}/retry",
+    )
 
 
-def cancel(job_id: JobArgument, video: VideoOption = None, server: Server = None) -> None:
+def cancel(
+    job_id: JobArgument,
+    video: VideoOption = None,
+    server: Server = None,
+    api_key: ApiKeyOption = None,
+) -> None:
     """Cancel what has not ended in a job (or one video); a running video stops within a
     second or two.
 
     Exits 1 when the service refused (no such job, or a video that has already ended)."""
     _act(
-        server, f"/api/job/{job_id}/video/{video}/cancel" if video else f"/api/job/{job_id}/cancel"
+        server,
+        api_key,
+        f"/api/job/{job_id}/video/{video}/cancel" if video else f"/api/job/{job_id}/cancel",
     )
 
 
@@ -252,6 +287,7 @@ def regenerate(
         int | None, typer.Option(min=0, help="The seed (default: a new random one).")
     ] = None,
     server: Server = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Write a completed video's story again, as a new version (the current one stays until
     the new one is written).
@@ -259,14 +295,14 @@ def regenerate(
     Exits 1 when the service refused (no such video, or one without a story yet)."""
     chosen = {"teller": teller, "model": model, "seed": seed}
     body = {key: value for key, value in chosen.items() if value is not None}
-    _act(server, f"/api/job/{job_id}/video/{video}/regenerate", body)
+    _act(server, api_key, f"/api/job/{job_id}/video/{video}/regenerate", body)
 
 
-def delete(job_id: JobArgument, server: Server = None) -> None:
+def delete(job_id: JobArgument, server: Server = None, api_key: ApiKeyOption = None) -> None:
     """Delete a job: stop what runs, then delete its videos, stories and the stored files
     no other job uses.
 
     Exits 1 when there is no such job."""
-    with Client(server) as client:
+    with Client(server, api_key) as client:
         answer = client.call("DELETE", f"/api/job/{job_id}")
     typer.echo(f"job {answer['jobId']}: {answer['message']}")

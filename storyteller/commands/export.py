@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from storyteller.commands.client import Client, Server
+from storyteller.commands.client import ApiKeyOption, Client, Server
 from storyteller.commands.common import load_settings
 
 
@@ -87,6 +87,7 @@ def export(
         ),
     ] = False,
     server: Server = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Write a job's stories (or one video's) as a PDF, Word, Markdown, JSON, CSV or ZIP file.
 
@@ -104,7 +105,7 @@ def export(
             params["formats"] = formats
         if appendix:
             params["appendix"] = "true"
-        with Client(server) as client:
+        with Client(server, api_key) as client:
             answer = client.fetch("GET", path, params=params)
         body = answer.content
         suggested = answer.headers.get("content-disposition", "")

@@ -21,6 +21,44 @@ def _check_storage(settings: Settings) -> None:
         raise typer.Exit(2) from None
 
 
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this machine only."""
+    import ipaddress
+
+    if host.strip("[]").lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def _check_users(settings: Settings, host: str) -> None:
+    """Beyond loopback every request needs a user: refuse to start without one."""
+    from storyteller.accounts.users import any_user
+    from storyteller.db.migrate import migrate
+    from storyteller.db.session import default_database_url, make_engine, make_session_factory
+
+    url = default_database_url(settings)
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            found = any_user(session)
+    finally:
+        engine.dispose()
+    if not found:
+        typer.echo(
+            f"storyteller: --host {host} listens beyond this machine, so everyone must sign "
+            "in, and there is no user yet. Create one first:\n"
+            "  storyteller users add NAME --role admin --password-stdin",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default: the PORT setting).")] = None,
@@ -33,6 +71,9 @@ def serve(
     settings = load_settings()
     port = port or settings.port
     _check_storage(settings)
+    loopback = is_loopback(host)
+    if not loopback:
+        _check_users(settings, host)
     typer.echo(
         f"Video Storyteller on http://{host}:{port} (API docs at /docs); "
         f"data in {settings.data_dir}",
@@ -41,7 +82,11 @@ def serve(
     # Live-update streams never end by themselves: on SIGTERM they get a few seconds,
     # then they are closed and the engine stops (browsers reconnect to the next server).
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
+        create_app(settings, loopback=loopback),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -65,6 +65,7 @@ def create_batch(
     model: str | None = None,
     priority: Priority | str = Priority.NORMAL,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    owner_id: str | None = None,
 ) -> Batch:
     """A new batch whose videos wait in the queue, in the order given."""
     if not videos:
@@ -79,6 +80,7 @@ def create_batch(
         priority=priority,
         teller=teller,
         model=model,
+        owner_id=owner_id,
     )
     batch.videos = [
         Video(
@@ -125,16 +127,24 @@ def get_batch(session: Session, batch_id: str) -> Batch | None:
     return session.scalars(stmt).one_or_none()
 
 
-def list_batches(session: Session, *, offset: int = 0, limit: int = 50) -> list[Batch]:
-    """Batches, newest first, a page at a time (videos not loaded)."""
+def list_batches(
+    session: Session, *, offset: int = 0, limit: int = 50, owner_id: str | None = None
+) -> list[Batch]:
+    """Batches (of `owner_id` only, when given), newest first, a page at a time (videos
+    not loaded)."""
     if offset < 0 or limit < 1:
         raise ValueError("offset must be 0 or more and limit 1 or more")
     stmt = select(Batch).order_by(Batch.created_at.desc(), Batch.id).offset(offset).limit(limit)
+    if owner_id is not None:
+        stmt = stmt.where(Batch.owner_id == owner_id)
     return list(session.scalars(stmt))
 
 
-def count_batches(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Batch)) or 0
+def count_batches(session: Session, *, owner_id: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Batch)
+    if owner_id is not None:
+        stmt = stmt.where(Batch.owner_id == owner_id)
+    return session.scalar(stmt) or 0
 
 
 _BATCH_TABLE = cast(Table, Batch.__table__)
@@ -256,12 +266,16 @@ def get_video(session: Session, video_id: str, *, batch_id: str | None = None) -
     return video
 
 
-def video_counts(session: Session, *, batch_id: str | None = None) -> dict[VideoStatus, int]:
+def video_counts(
+    session: Session, *, batch_id: str | None = None, owner_id: str | None = None
+) -> dict[VideoStatus, int]:
     """How many videos are in each status (every status present, zeros included), in
-    one batch or in all."""
+    one batch, in the batches of one owner, or in all."""
     stmt = select(Video.status, func.count()).group_by(Video.status)
     if batch_id is not None:
         stmt = stmt.where(Video.batch_id == batch_id)
+    if owner_id is not None:
+        stmt = stmt.join(Batch, Batch.id == Video.batch_id).where(Batch.owner_id == owner_id)
     counts = dict.fromkeys(VideoStatus, 0)
     for status, count in session.execute(stmt).tuples():
         counts[VideoStatus(status)] = count

@@ -110,6 +110,11 @@ class Batch(Base):
     model: Mapped[str | None] = mapped_column(
         String(MODEL_NAME), doc="The teller's model; None for the teller's configured one."
     )
+    owner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"),
+        index=True,
+        doc="Who uploaded it; None for batches from before accounts or the open loopback mode.",
+    )
 
     videos: Mapped[list[Video]] = relationship(
         back_populates="batch",
@@ -336,3 +341,79 @@ class AttemptCost(Base):
     tokens_out: Mapped[int] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float, doc="None: the model's price is unknown.")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- who is who (storyteller/accounts/) ----------------------------------------
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # sees and acts on everything, manages users
+    MEMBER = "member"  # sees and acts on their own batches only
+
+
+class User(Base):
+    """Someone who signs in. Never deleted (batches and the audit log name them): disabled."""
+
+    __tablename__ = "app_user"  # `user` is a reserved word in PostgreSQL
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role), default=Role.MEMBER)
+    password_hash: Mapped[str | None] = mapped_column(
+        Text, doc="Argon2id (PHC string); None: signs in through a proxy or with keys only."
+    )
+    disabled: Mapped[bool] = mapped_column(default=False)
+    priority: Mapped[Priority] = mapped_column(
+        RankedEnum(Priority), default=Priority.NORMAL, doc="The highest a batch of theirs gets."
+    )
+    videos_per_day: Mapped[int | None] = mapped_column(Integer, doc="None: no limit.")
+    bytes_stored: Mapped[int | None] = mapped_column(BigInteger, doc="None: no limit.")
+    ai_usd_per_day: Mapped[float | None] = mapped_column(Float, doc="None: no limit.")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.name} {self.role}>"
+
+
+class ApiKey(Base):
+    """A key for scripts: only its SHA-256 is kept (keys are long random strings, so a
+    fast hash is as safe as a slow one), with a prefix people recognise it by."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), doc="The key's first characters, shown.")
+    key_hash: Mapped[str] = mapped_column(String(SHA256_HEX), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SignIn(Base):
+    """A browser's session: the cookie holds a random token, the row its SHA-256, so
+    signing out, disabling a user or an expiry takes effect at once."""
+
+    __tablename__ = "sign_in"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(SHA256_HEX), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class AuditEntry(Base):
+    """Who did what, when: sign-ins (failed ones too), keys, admin actions."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(
+        String(64), doc="The user's name; None: the command line on the server."
+    )
+    action: Mapped[str] = mapped_column(String(32), doc="sign_in, sign_in_failed, key_created...")
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(64), doc="The client's address.")

@@ -1,4 +1,5 @@
-"""Spending budgets for the AI tellers: a daily one and one per batch (settings).
+"""Spending budgets for the AI tellers: a daily one and one per batch (settings), and a
+daily one per user (`users set NAME --ai-usd-per-day`), counted through the batch owner.
 
 Before a video goes to a worker, what it is expected to cost (the estimate of
 `storyteller.tellers.estimate`, from its length) is added to what was spent (the cost
@@ -23,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select, text, update
+from sqlalchemy import Engine, Select, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
-from storyteller.db.models import AttemptCost, Story, Video, VideoStatus
+from storyteller.db.models import AttemptCost, Batch, Story, User, Video, VideoStatus
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.jobs.attempt import Attempt
@@ -56,6 +57,9 @@ class Spending:
     running: float  # expected by the videos running now
     batch: float  # on this batch's stories and failed tries, ever
     batch_running: float  # expected by this batch's videos running now
+    owner_today: float = 0.0  # spent today on the batches of the batch's owner
+    owner_running: float = 0.0  # expected by the owner's videos running now
+    owner_daily: float | None = None  # the owner's daily budget; None: none
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,12 @@ class Budget:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.settings.daily_budget_usd or self.settings.batch_budget_usd)
+        """Whether any budget is set: the service's, or a user's daily one (one indexed
+        read, so a budget an admin sets applies from the next claim on)."""
+        if self.settings.daily_budget_usd or self.settings.batch_budget_usd:
+            return True
+        with self._sessions() as session:
+            return bool(session.scalar(_ANY_USER_BUDGET))
 
     def admit(self, attempt: Attempt, path: Path | None, now: dt.datetime) -> Verdict:
         """Whether `attempt`'s video may run now, its length read from `path` (None: no
@@ -110,8 +119,11 @@ class Budget:
         expected to spend is already reserved on its row: the check and the reservation
         are one transaction under the budget lock, so two workers (on any machines)
         cannot both take a budget's last dollars."""
-        if not self.enabled or not has_models(attempt.teller):
+        if not has_models(attempt.teller):
             return GO  # the local teller spends nothing
+        global_budget = self.settings.daily_budget_usd or self.settings.batch_budget_usd
+        if not global_budget and self._owner_daily(attempt.batch_id) is None:
+            return GO
         settings = self.settings
         if attempt.model:
             settings = with_model(settings, attempt.teller, attempt.model)
@@ -136,6 +148,10 @@ class Budget:
 
         self.reserve_within(attempt, usd=expected, since=day_start(now), fits=fits)
         return verdicts[-1]
+
+    def _owner_daily(self, batch_id: str) -> float | None:
+        with self._sessions() as session:
+            return _owner_budget(session, batch_id)[1]
 
     def spending(self, *, since: dt.datetime, batch_id: str, besides: str) -> Spending:
         """Dollars spent since `since` and on `batch_id`, and what the videos running now
@@ -196,6 +212,17 @@ class Budget:
                 "it runs after midnight UTC, or sooner if the budget is raised",
                 until=min(resume, soon) if spending.running else resume,
             )
+        owner_daily = spending.owner_daily
+        if owner_daily and spending.owner_today + spending.owner_running + expected > owner_daily:
+            resume = next_day(now)
+            return Verdict(
+                reason=f"waiting for budget: it would take its owner's AI spending today past "
+                f"their daily budget of {dollars(owner_daily)} ({dollars(spending.owner_today)} "
+                f"spent, {dollars(spending.owner_running)} running, this video about "
+                f"{dollars(expected)}); it runs after midnight UTC, or sooner if an admin "
+                "raises it",
+                until=min(resume, soon) if spending.owner_running else resume,
+            )
         if per_batch and spending.batch + spending.batch_running + expected > per_batch:
             return Verdict(
                 reason=f"waiting for budget: it would take this batch past its budget of "
@@ -246,7 +273,24 @@ def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: s
     stories = select(func.sum(Story.cost_usd))
     wasted = select(func.sum(AttemptCost.cost_usd))  # attempts that wrote no story
     reserved = select(func.sum(Video.cost_reserved_usd)).where(*running)
+    owner_id, owner_daily = _owner_budget(session, batch_id)
+    owner_today = owner_running = 0.0
+    if owner_daily is not None:
+        owned = Batch.owner_id == owner_id
+        owner_today = total(
+            stories.join(Video, Video.id == Story.video_id)
+            .join(Batch, Batch.id == Video.batch_id)
+            .where(owned, Story.created_at >= since)
+        ) + total(
+            wasted.join(Video, Video.id == AttemptCost.video_id)
+            .join(Batch, Batch.id == Video.batch_id)
+            .where(owned, AttemptCost.created_at >= since)
+        )
+        owner_running = total(reserved.join(Batch, Batch.id == Video.batch_id).where(owned))
     return Spending(
+        owner_today=owner_today,
+        owner_running=owner_running,
+        owner_daily=owner_daily,
         today=total(stories.where(Story.created_at >= since))
         + total(wasted.where(AttemptCost.created_at >= since)),
         running=total(reserved),
@@ -258,3 +302,41 @@ def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: s
         ),
         batch_running=total(reserved.where(Video.batch_id == batch_id)),
     )
+
+
+_ANY_USER_BUDGET = select(exists().where(User.ai_usd_per_day.is_not(None)))
+
+
+def _owner_budget(session: Session, batch_id: str) -> tuple[str | None, float | None]:
+    """The batch's owner and their daily AI budget (None: no owner, or no budget)."""
+    row = session.execute(
+        select(User.id, User.ai_usd_per_day)
+        .join(Batch, Batch.owner_id == User.id)
+        .where(Batch.id == batch_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def owner_spent_today(session: Session, *, owner_id: str, now: dt.datetime) -> float:
+    """What the batches of `owner_id` spent today (UTC) and expect to spend running now:
+    the upload's quota check (`accounts/quotas.py`)."""
+    since = day_start(now)
+    owned = Batch.owner_id == owner_id
+    stories = (
+        select(func.sum(Story.cost_usd))
+        .join(Video, Video.id == Story.video_id)
+        .join(Batch, Batch.id == Video.batch_id)
+        .where(owned, Story.created_at >= since)
+    )
+    wasted = (
+        select(func.sum(AttemptCost.cost_usd))
+        .join(Video, Video.id == AttemptCost.video_id)
+        .join(Batch, Batch.id == Video.batch_id)
+        .where(owned, AttemptCost.created_at >= since)
+    )
+    reserved = (
+        select(func.sum(Video.cost_reserved_usd))
+        .join(Batch, Batch.id == Video.batch_id)
+        .where(owned, Video.status == VideoStatus.PROCESSING)
+    )
+    return sum(float(session.scalar(stmt) or 0.0) for stmt in (stories, wasted, reserved))

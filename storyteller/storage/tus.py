@@ -101,6 +101,7 @@ class TusUpload:
     metadata: str  # the Upload-Metadata header as the client sent it
     expires: float  # Unix time
     sha256: str | None = None  # set once every byte is in
+    owner: str | None = None  # the id of the user who began it; None in the open mode
 
     @property
     def complete(self) -> bool:
@@ -212,7 +213,7 @@ class TusStore:
         finally:
             lock.release()
 
-    def create(self, *, length: int, metadata: str) -> TusUpload:
+    def create(self, *, length: int, metadata: str, owner: str | None = None) -> TusUpload:
         self.folder.mkdir(parents=True, exist_ok=True)
         upload = TusUpload(
             id=uuid.uuid4().hex,
@@ -220,6 +221,7 @@ class TusStore:
             offset=0,
             metadata=metadata,
             expires=time.time() + self.expiry_s,
+            owner=owner,
         )
         free = self.store.free_bytes()
         if free - length < self.store.reserve_bytes:

@@ -24,8 +24,134 @@ async function api(method, path, body) {
   }
   const answer = await fetch(path, options);
   const data = await answer.json().catch(() => ({}));
+  if (answer.status === 401 && !path.startsWith("/api/auth/")) showSignIn();
   if (!answer.ok) throw new Error(data.error || `${answer.status} ${answer.statusText}`);
   return data;
+}
+
+// --- who is signed in ------------------------------------------------------------------
+
+let me = null;  // {name, role, open}: who the page acts for
+
+function showSignIn() {
+  stopWatching();
+  show("sign-in");
+  $("#sign-in-name").focus();
+}
+
+async function whoAmI() {
+  try {
+    me = await api("GET", "/api/auth/me");
+  } catch {
+    me = null;
+  }
+  const named = Boolean(me && me.name);
+  $("#who").hidden = !named;
+  $("#who").textContent = named ? `${me.name} (${me.role})` : "";
+  $("#sign-out").hidden = !named;
+  $("#account-link").hidden = !named;
+  return me;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const error = $("#sign-in-error");
+  error.hidden = true;
+  try {
+    await api("POST", "/api/auth/login",
+      { name: $("#sign-in-name").value, password: $("#sign-in-password").value });
+  } catch (failure) {
+    error.textContent = failure.message;
+    error.hidden = false;
+    return;
+  }
+  $("#sign-in-password").value = "";
+  await whoAmI();
+  await loadLimits();
+  route();
+}
+
+async function signOut() {
+  await api("POST", "/api/auth/logout").catch(() => {});
+  me = null;
+  job = null;
+  $("#jobs").replaceChildren();
+  $("#videos").replaceChildren();
+  await whoAmI();
+  history.pushState(null, "", "/");
+  showSignIn();
+}
+
+async function showAccount() {
+  show("account");
+  stopWatching();
+  $("#new-key-value").hidden = true;
+  const keys = await api("GET", "/api/keys");
+  $("#keys").replaceChildren(...keys.map((key) => {
+    const item = document.createElement("li");
+    const used = key.lastUsedAt ? new Date(key.lastUsedAt).toLocaleString() : "never";
+    item.textContent = `${key.prefix}… created ${new Date(key.createdAt).toLocaleString()}, ` +
+      `last used ${used}${key.revokedAt ? ", revoked" : ""}`;
+    if (!key.revokedAt) {
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.textContent = "Revoke";
+      revoke.onclick = async () => { await api("DELETE", `/api/keys/${key.id}`); showAccount(); };
+      item.append(" ", revoke);
+    }
+    return item;
+  }));
+  $("#users-panel").hidden = !(me && me.role === "admin");
+  if (!$("#users-panel").hidden) await showUsers();
+}
+
+async function showUsers() {
+  const users = await api("GET", "/api/users");
+  $("#users-table tbody").replaceChildren(...users.map((user) => {
+    const row = document.createElement("tr");
+    for (const value of [user.name, user.role, user.priority, user.videosPerDay ?? "no limit",
+      user.disabled ? "yes" : "no"]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.append(cell);
+    }
+    const cell = document.createElement("td");
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.textContent = user.disabled ? "Enable" : "Disable";
+    toggle.onclick = async () => {
+      await api("PATCH", `/api/users/${encodeURIComponent(user.name)}`, { disabled: !user.disabled });
+      showUsers();
+    };
+    cell.append(toggle);
+    row.append(cell);
+    return row;
+  }));
+}
+
+async function newKey() {
+  const made = await api("POST", "/api/keys");
+  await showAccount();
+  $("#new-key-value").textContent = made.key;
+  $("#new-key-value").hidden = false;
+}
+
+async function addUser(event) {
+  event.preventDefault();
+  const error = $("#add-user-error");
+  error.hidden = true;
+  try {
+    await api("POST", "/api/users", {
+      name: $("#add-user-name").value, password: $("#add-user-password").value,
+      role: $("#add-user-role").value, priority: $("#add-user-priority").value,
+    });
+  } catch (failure) {
+    error.textContent = failure.message;
+    error.hidden = false;
+    return;
+  }
+  $("#add-user").reset();
+  showUsers();
 }
 
 function say(text) { $("#live").textContent = text; }
@@ -424,13 +550,16 @@ async function showHistory(more) {
 // --- the page -----------------------------------------------------------------------
 
 function show(view) {
-  for (const id of ["upload", "job", "history"]) $(`#${id}`).hidden = id !== view;
+  for (const id of ["sign-in", "upload", "job", "history", "account"]) {
+    $(`#${id}`).hidden = id !== view;
+  }
 }
 
 function route() {
   const params = new URLSearchParams(location.search);
   if (params.get("job")) showJob(params.get("job"));
   else if (params.get("view") === "history") showHistory(false);
+  else if (params.get("view") === "account") showAccount();
   else { stopWatching(); show("upload"); }
 }
 
@@ -469,8 +598,16 @@ function start() {
     event.preventDefault(); history.pushState(null, "", "/?view=history"); route();
   };
   $("#more-jobs").onclick = () => showHistory(true);
+  $("#sign-in-form").onsubmit = signIn;
+  $("#sign-out").onclick = signOut;
+  $("#account-link").onclick = (event) => {
+    event.preventDefault(); history.pushState(null, "", "/?view=account"); route();
+  };
+  $("#new-key").onclick = newKey;
+  $("#add-user").onsubmit = addUser;
   window.onpopstate = route;
   route();
+  whoAmI();
   loadLimits().then(() => { if (chosen.length) choose(chosen); });
 }
 

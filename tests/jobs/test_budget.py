@@ -239,3 +239,28 @@ def test_workers_checking_at_once_cannot_both_take_the_last_dollars(
     with ThreadPoolExecutor(len(claims)) as pool:
         admitted = list(pool.map(admit, claims))
     assert admitted.count(True) == 1
+
+
+def test_a_users_daily_budget_holds_their_batches_only(
+    run_engine: Callable[..., EmbeddedEngine],
+    make_batch: MakeBatch,
+    session: Session,
+    settings: Settings,
+) -> None:
+    from storyteller.accounts.users import Limits, add_user, set_limits
+
+    cost = expected_cost(settings)
+    thrifty = add_user(session, name="thrifty", role="member", password=None)
+    set_limits(session, name="thrifty", limits=Limits(ai_usd_per_day=1.5 * cost))
+    lavish = add_user(session, name="lavish", role="member", password=None)
+    session.commit()
+    theirs = make_batch([f"spend-{cost}.mp4"] * 3, teller="gemini")
+    others = make_batch([f"spend-{cost}.mp4"] * 3, teller="gemini")
+    theirs.owner_id, others.owner_id = thrifty.id, lavish.id
+    session.commit()
+    run_engine()  # no budget of the service's own
+    wait_until(settled(session, theirs.id, completed=1))
+    held = [v for v in videos(session, theirs.id) if v.status == VideoStatus.PENDING]
+    assert len(held) == 2
+    assert all("its owner's AI spending" in (v.wait_reason or "") for v in held)
+    wait_until(settled(session, others.id, completed=3))

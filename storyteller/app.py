@@ -10,11 +10,21 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import State
 
 from storyteller import __version__
-from storyteller.api import errors, estimate, events, exports, jobs, page, system, tus, uploads
+from storyteller.api import (
+    errors,
+    estimate,
+    events,
+    exports,
+    guard,
+    jobs,
+    page,
+    system,
+    tus,
+    uploads,
+)
 from storyteller.api.live import Announcer, EventHub
 from storyteller.config import Settings
 from storyteller.db.database import Database
@@ -77,13 +87,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        allow_credentials="*" not in settings.cors_origins,
-    )
+    guard.install(app, settings)
     errors.install(app)
     for module in (uploads, tus, jobs, exports, estimate, events, system):
         app.include_router(module.router)

@@ -89,8 +89,8 @@ def answer(request: Request, exc: Exception) -> JSONResponse:
     if status is None:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, INTERNAL)
-    if isinstance(exc, StorageError):
-        log.warning("storage failed on %s %s: %s", request.method, request.url.path, exc.reason)
+    if isinstance(exc, StorageError):  # the folder goes to the log, not to the client
+        log.warning("storage failed on %s %s: %s", request.method, request.url.path, exc.detail)
     assert isinstance(exc, StorytellerError)
     return error_response(status, exc.reason)
 

@@ -17,7 +17,7 @@ def _check_storage(settings: Settings) -> None:
     try:
         video_store(settings).check()
     except StorageError as exc:
-        typer.echo(f"storyteller: the video storage cannot be used: {exc.reason}", err=True)
+        typer.echo(f"storyteller: the video storage cannot be used: {exc.detail}", err=True)
         raise typer.Exit(2) from None
 
 

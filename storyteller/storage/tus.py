@@ -25,10 +25,11 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from storyteller.errors import StorytellerError
+from storyteller.storage.names import clean_name
 from storyteller.storage.uploads import NoRoom, UploadStore
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,7 @@ class TusUpload:
 def given_name(metadata: str) -> str | None:
     """The file's name from the metadata (`filename`, or `name` as Uppy sends it)."""
     fields = parse_metadata(metadata)
-    raw = fields.get("filename") or fields.get("name") or ""
-    return PurePosixPath(raw.replace("\\", "/")).name.strip()[:255] or None
+    return clean_name(fields.get("filename") or fields.get("name"))
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:

@@ -119,7 +119,9 @@ def _open(
     removed = store.cleanup_partials(STALE_PARTIAL_S)
     if removed:
         log.info("deleted %d partial uploads left by a stopped server", removed)
-    tus = TusStore(store, expiry_s=settings.tus_expiry_hours * 3600)
+    tus = TusStore(
+        store, expiry_s=settings.tus_expiry_hours * 3600, max_open=settings.max_open_uploads
+    )
     tus.cleanup_expired()
     queue = JobQueue(db)
     running = _Running(database=Database(db))

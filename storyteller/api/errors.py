@@ -23,6 +23,7 @@ from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.tus import (
     BadMetadata,
     NoSuchUpload,
+    TooManyUploads,
     UploadBusy,
     UploadExpired,
     UploadUnfinished,
@@ -48,6 +49,7 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (UploadUnfinished, 409),
     (UploadBusy, 423),
     (BadMetadata, 400),
+    (TooManyUploads, 429),
     (StorageError, 503),  # the storage every process shares is away or refuses us
 )
 

@@ -199,8 +199,9 @@ async def tus_patch(request: Request, upload_id: str, tus: TusStoreDep) -> Respo
             and offset + int(declared) > upload.length
         ):
             raise ApiError(413, f"the body would pass Upload-Length ({upload.length} bytes)")
+        expected = int(declared) if declared is not None and declared.isdigit() else None
         chunk = await anyio.to_thread.run_sync(
-            tus.begin_chunk, upload, checksum[0] if checksum else None
+            tus.begin_chunk, upload, checksum[0] if checksum else None, expected
         )
         cut = False
         try:

@@ -13,9 +13,7 @@ from tests.service.server import ServeProcess
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_the_page_works_under_its_content_security_policy(
-    page: Page, served: ServeProcess
-) -> None:
+def test_the_page_works_under_its_content_security_policy(page: Page, served: ServeProcess) -> None:
     refused: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:

@@ -52,7 +52,6 @@ UNNAMED = "the video"
 MAX_METADATA_BYTES = 4096
 # Resumable uploads open at once when no setting says otherwise.
 DEFAULT_MAX_OPEN = 100
-LEDGER_LOCK = ".ledger.lock"
 
 
 class TusUploadError(StorytellerError):
@@ -291,12 +290,13 @@ class TusStore:
 
     @contextlib.contextmanager
     def _ledger_locked(self) -> Iterator[None]:
-        with (self.folder / LEDGER_LOCK).open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        # The folder itself is locked: no file of its own to leave behind.
+        descriptor = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # which releases the lock
 
     def save(self, upload: TusUpload) -> None:
         """Write the info file whole or not at all."""

@@ -90,7 +90,7 @@ def create_app(
     guard.install(app, settings)
     errors.install(app)
     for module in (uploads, tus, jobs, exports, estimate, events, system):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors.openapi_responses())
     page.install(app)
     return app
 

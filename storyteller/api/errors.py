@@ -5,10 +5,12 @@ ever reaches a client (it goes to the log)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -55,6 +57,43 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
 
 INTERNAL = "internal error: the server could not answer; see its log"
 
+# Statuses answered by the request itself (`ApiError`), by the guard in front of the
+# routes (`api/guard.py`), by the tus protocol and by FastAPI's validation.
+REQUEST_STATUSES = (400, 403, 404, 405, 409, 412, 413, 415, 422, 460, 500)
+
+# Why each status is answered, for the OpenAPI schema.
+MEANINGS = {
+    400: "The request cannot be read as asked (or its Host is not one this service answers to)",
+    403: "A cross-site request: its page's origin is neither this service nor an allowed one",
+    404: "No such job, video, upload or path",
+    405: "The path exists, not with that method (Allow lists the methods)",
+    409: "The action does not fit the state (a video that has not failed, an unfinished upload)",
+    410: "The resumable upload expired",
+    412: "No Tus-Resumable: 1.0.0 header (tus)",
+    413: "Over the size limit",
+    415: "Not a video, or not the content type asked for",
+    422: "A field has a bad value: the message names it",
+    423: "Another request is writing to this upload",
+    429: "Too many: open uploads, or a quota",
+    460: "Upload-Checksum does not match the bytes (tus)",
+    500: "A fault of ours; the server's log says what",
+    503: "The storage every process shares is away or refuses us",
+    507: "The disk is too full to keep the upload",
+}
+
+
+class ErrorAnswer(BaseModel):
+    """Every error: a sentence a person can act on."""
+
+    error: str
+
+
+def openapi_responses() -> dict[int | str, dict[str, Any]]:
+    """Every error status the API answers, each `{"error": "..."}`: declared once for every
+    route (`app.py`), from the table above and `STATUSES`."""
+    statuses = sorted({*REQUEST_STATUSES, *(status for _, status in STATUSES)})
+    return {status: {"model": ErrorAnswer, "description": MEANINGS[status]} for status in statuses}
+
 
 class ApiError(StorytellerError):
     """An error of the HTTP request itself, answered as it is: `status`, the `reason` a
@@ -86,6 +125,8 @@ def answer(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         return _http(request, exc)
     if isinstance(exc, RequestValidationError):
+        if exc.errors() and all(e.get("type") == "json_invalid" for e in exc.errors()):
+            return error_response(400, _describe_bad_json(exc))
         return error_response(422, _describe_validation(exc))
     status = status_of(exc) if isinstance(exc, StorytellerError) else None
     if status is None:
@@ -102,6 +143,9 @@ def _http(request: Request, exc: HTTPException) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 404 and reason == "Not Found":
         reason = f"no such path: {request.url.path}"
+    if exc.status_code == 400 and reason == BODY_UNREADABLE:
+        # FastAPI's answer to a body that is not UTF-8: said as a bad JSON body is.
+        reason = f"{BAD_JSON}: it is not UTF-8 text"
     if exc.status_code == 405:
         # Starlette names the methods of the first route of the path only.
         headers["Allow"] = ", ".join(allowed_methods(request))
@@ -122,6 +166,18 @@ def allowed_methods(request: Request) -> list[str]:
             for route in request.app.router.routes
         )
     ]
+
+
+# What FastAPI says of a body it cannot decode; what we say of any unreadable JSON body.
+BODY_UNREADABLE = "There was an error parsing the body"
+BAD_JSON = "the body is not valid JSON"
+
+
+def _describe_bad_json(exc: RequestValidationError) -> str:
+    error = exc.errors()[0]
+    why = (error.get("ctx") or {}).get("error") or "it cannot be read"
+    where = error.get("loc", ())[-1] if error.get("loc") else None
+    return f"{BAD_JSON}: {why}" + (f" (at character {where})" if isinstance(where, int) else "")
 
 
 def _describe_validation(exc: RequestValidationError) -> str:

@@ -147,7 +147,12 @@ def _expires(upload: TusUpload) -> dict[str, str]:
     return {"Upload-Expires": http_date(upload.expires)}
 
 
-@router.options("/api/uploads/", status_code=204, summary="What this tus server supports")
+@router.options(
+    "/api/uploads/",
+    status_code=204,
+    response_class=Response,
+    summary="What this tus server supports",
+)
 @router.options("/api/uploads", status_code=204, include_in_schema=False)
 async def tus_options(settings: SettingsDep) -> Response:
     """The tus discovery answer: version, extensions, largest upload, checksums."""
@@ -165,6 +170,7 @@ async def tus_options(settings: SettingsDep) -> Response:
 @router.post(
     "/api/uploads/",
     status_code=201,
+    response_class=Response,
     summary="Begin a resumable (tus) upload",
     openapi_extra=_tus_schema(
         _header("Upload-Length", BYTES, "The video's size in bytes."),
@@ -198,6 +204,7 @@ async def tus_create(request: Request, settings: SettingsDep, tus: TusStoreDep) 
 @router.head(
     "/api/uploads/{upload_id}",
     summary="How much of a resumable upload is in",
+    response_class=Response,
     openapi_extra=_tus_schema(),
 )
 async def tus_offset(request: Request, upload_id: str, tus: TusStoreDep) -> Response:
@@ -220,6 +227,7 @@ async def tus_offset(request: Request, upload_id: str, tus: TusStoreDep) -> Resp
     "/api/uploads/{upload_id}",
     status_code=204,
     summary="Send bytes of an upload",
+    response_class=Response,
     openapi_extra=_tus_schema(
         _header("Upload-Offset", BYTES, "Where these bytes go: the upload's offset."),
         _header(
@@ -330,6 +338,7 @@ async def _receive(request: Request, chunk: ChunkWrite, *, room: int, buffer: in
     "/api/uploads/{upload_id}",
     status_code=204,
     summary="Cancel a resumable upload",
+    response_class=Response,
     openapi_extra=_tus_schema(),
 )
 async def tus_terminate(request: Request, upload_id: str, tus: TusStoreDep) -> Response:

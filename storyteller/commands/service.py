@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from storyteller.commands.common import load_settings
-from storyteller.config import Settings
+from storyteller.config import DEFAULT_ALLOWED_HOSTS, Settings
 
 
 def _check_storage(settings: Settings) -> None:
@@ -38,6 +38,14 @@ def serve(
         f"data in {settings.data_dir}",
         err=True,
     )
+    if host not in ("127.0.0.1", "localhost", "::1") and set(settings.allowed_hosts) == set(
+        DEFAULT_ALLOWED_HOSTS
+    ):
+        typer.echo(
+            f"storyteller: listening on {host}, but only the loopback names are served: set "
+            "STORYTELLER_ALLOWED_HOSTS to the names people use (see docs/deploy.md)",
+            err=True,
+        )
     # Live-update streams never end by themselves: on SIGTERM they get a few seconds,
     # then they are closed and the engine stops (browsers reconnect to the next server).
     uvicorn.run(

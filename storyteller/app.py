@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import State
 
 from storyteller import __version__
@@ -21,6 +20,7 @@ from storyteller.api import (
     estimate,
     events,
     exports,
+    guard,
     jobs,
     page,
     system,
@@ -103,22 +103,18 @@ def create_app(
             window_s=settings.sign_in_window_minutes * 60,
         ),
     )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        allow_credentials="*" not in settings.cors_origins,
-    )
+    guard.install(app, settings)
     errors.install(app)
     # Every /api route needs someone signed in (or the open mode), and never reaches
-    # another member's job, video or upload; /health and signing in do not.
+    # another member's job, video or upload; /health and signing in do not. Every route
+    # declares the error statuses of the one table (api/errors.py).
+    declared = errors.openapi_responses()
     for module in (uploads, tus, jobs, exports, estimate, events):
-        app.include_router(module.router, dependencies=[Depends(signed_in)])
-    app.include_router(system.router)
-    app.include_router(system.gated, dependencies=[Depends(signed_in)])
-    app.include_router(accounts.router)
-    app.include_router(accounts.gated)
+        app.include_router(module.router, dependencies=[Depends(signed_in)], responses=declared)
+    app.include_router(system.router, responses=declared)
+    app.include_router(system.gated, dependencies=[Depends(signed_in)], responses=declared)
+    app.include_router(accounts.router, responses=declared)
+    app.include_router(accounts.gated, responses=declared)
     page.install(app)
     return app
 
@@ -147,7 +143,9 @@ def _open(
     removed = store.cleanup_partials(STALE_PARTIAL_S)
     if removed:
         log.info("deleted %d partial uploads left by a stopped server", removed)
-    tus = TusStore(store, expiry_s=settings.tus_expiry_hours * 3600)
+    tus = TusStore(
+        store, expiry_s=settings.tus_expiry_hours * 3600, max_open=settings.max_open_uploads
+    )
     tus.cleanup_expired()
     queue = JobQueue(db)
     running = _Running(database=Database(db))

@@ -15,6 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DISCLAIMER = "This story was written by AI from the video and is for entertainment only."
 
 
+# The names `make run` serves on (127.0.0.1, localhost, IPv6's loopback).
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# FFmpeg's names for MP4/MOV (one demuxer), Matroska/WebM (one demuxer) and AVI.
+DEFAULT_VIDEO_FORMATS = ("mp4", "mov", "matroska", "webm", "avi")
+
+
 def _default_data_dir() -> Path:
     return platformdirs.user_data_path("storyteller")
 
@@ -92,9 +98,22 @@ class Settings(BaseSettings):
         "turned into a batch, is deleted.",
     )
     cors_origins: list[str] = Field(
-        default=["*"],
-        description="Origins allowed to call the API from a browser (JSON list); the original "
-        "front end runs on its own origin.",
+        default=[],
+        description="Origins of pages on other sites allowed to call the API from a browser "
+        '(JSON list, e.g. `["https://front.example"]` for the original front end); `["*"]` '
+        "allows any. Default: none, only this service's own page.",
+    )
+    allowed_hosts: list[str] = Field(
+        default=list(DEFAULT_ALLOWED_HOSTS),
+        description="Host names the service answers to (JSON list; `*.example.com` for every "
+        "subdomain, `*` for any); other `Host` headers are refused, which stops DNS "
+        "rebinding. Default: the loopback names.",
+    )
+    max_open_uploads: int = Field(
+        default=100,
+        ge=1,
+        description="Most resumable (tus) uploads open at once, finished ones not yet in a "
+        "batch included; one more is refused with 429.",
     )
 
     # --- accounts (storyteller/accounts/) ------------------------------------------
@@ -128,6 +147,27 @@ class Settings(BaseSettings):
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."
+    )
+    video_formats: list[str] = Field(
+        default=list(DEFAULT_VIDEO_FORMATS),
+        min_length=1,
+        description="Containers accepted, by FFmpeg's names (JSON list): `mp4` and `mov` "
+        "(QuickTime), `matroska` and `webm`, `avi`; a video in another is refused at probe.",
+    )
+    max_video_pixels: int = Field(
+        default=4096 * 2160,
+        gt=0,
+        description="Largest picture accepted, width × height in pixels (default 4096 × 2160, "
+        "4K); a larger video is refused at probe.",
+    )
+    max_video_fps: float = Field(
+        default=120.0, gt=0, description="Highest frame rate accepted; a faster video is refused."
+    )
+    video_time_limit_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest one attempt at a video may run (wall clock); then its worker is "
+        "stopped and the video fails with that reason, not retried.",
     )
 
     # --- speech -------------------------------------------------------------

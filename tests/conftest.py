@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storyteller.config import Settings
+from storyteller.config import DEFAULT_ALLOWED_HOSTS, Settings
 from tests.media import Clip, SceneSpec, build_benchmark_clip, build_clip, make_bad_inputs
 from tests.service.server import ServeProcess
 
@@ -124,7 +124,12 @@ def benchmark_clip(media_dir: Path) -> Clip:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings that keep every file of the test in its own temporary folder."""
-    return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        # The in-process client's base URL (tests/api/conftest.py).
+        allowed_hosts=[*DEFAULT_ALLOWED_HOSTS, "storyteller.test"],
+    )
 
 
 @pytest.fixture

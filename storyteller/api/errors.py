@@ -5,10 +5,12 @@ ever reaches a client (it goes to the log)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -25,6 +27,7 @@ from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.tus import (
     BadMetadata,
     NoSuchUpload,
+    TooManyUploads,
     UploadBusy,
     UploadExpired,
     UploadUnfinished,
@@ -50,6 +53,7 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (UploadUnfinished, 409),
     (UploadBusy, 423),
     (BadMetadata, 400),
+    (TooManyUploads, 429),
     (StorageError, 503),  # the storage every process shares is away or refuses us
     (QuotaExceeded, 429),
     (NoSuchUser, 404),
@@ -59,6 +63,45 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
 )
 
 INTERNAL = "internal error: the server could not answer; see its log"
+
+# Statuses answered by the request itself (`ApiError`), by the guard in front of the
+# routes (`api/guard.py`), by the tus protocol and by FastAPI's validation.
+REQUEST_STATUSES = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 460, 500)
+
+# Why each status is answered, for the OpenAPI schema.
+MEANINGS = {
+    400: "The request cannot be read as asked (or its Host is not one this service answers to)",
+    401: "Nobody signed in: sign in, or send an API key as `Authorization: Bearer KEY`",
+    403: "Not allowed: a cross-site request (its page's origin is neither this service nor an "
+    "allowed one), or an admin's action asked by a member",
+    404: "No such job, video, upload or path",
+    405: "The path exists, not with that method (Allow lists the methods)",
+    409: "The action does not fit the state (a video that has not failed, an unfinished upload)",
+    410: "The resumable upload expired",
+    412: "No Tus-Resumable: 1.0.0 header (tus)",
+    413: "Over the size limit",
+    415: "Not a video, or not the content type asked for",
+    422: "A field has a bad value: the message names it",
+    423: "Another request is writing to this upload",
+    429: "Too many: open uploads, failed sign-ins, or a quota (the message says what resets when)",
+    460: "Upload-Checksum does not match the bytes (tus)",
+    500: "A fault of ours; the server's log says what",
+    503: "The storage every process shares is away or refuses us",
+    507: "The disk is too full to keep the upload",
+}
+
+
+class ErrorAnswer(BaseModel):
+    """Every error: a sentence a person can act on."""
+
+    error: str
+
+
+def openapi_responses() -> dict[int | str, dict[str, Any]]:
+    """Every error status the API answers, each `{"error": "..."}`: declared once for every
+    route (`app.py`), from the table above and `STATUSES`."""
+    statuses = sorted({*REQUEST_STATUSES, *(status for _, status in STATUSES)})
+    return {status: {"model": ErrorAnswer, "description": MEANINGS[status]} for status in statuses}
 
 
 class ApiError(StorytellerError):
@@ -91,13 +134,15 @@ def answer(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         return _http(request, exc)
     if isinstance(exc, RequestValidationError):
+        if exc.errors() and all(e.get("type") == "json_invalid" for e in exc.errors()):
+            return error_response(400, _describe_bad_json(exc))
         return error_response(422, _describe_validation(exc))
     status = status_of(exc) if isinstance(exc, StorytellerError) else None
     if status is None:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, INTERNAL)
-    if isinstance(exc, StorageError):
-        log.warning("storage failed on %s %s: %s", request.method, request.url.path, exc.reason)
+    if isinstance(exc, StorageError):  # the folder goes to the log, not to the client
+        log.warning("storage failed on %s %s: %s", request.method, request.url.path, exc.detail)
     assert isinstance(exc, StorytellerError)
     return error_response(status, exc.reason)
 
@@ -107,6 +152,9 @@ def _http(request: Request, exc: HTTPException) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 404 and reason == "Not Found":
         reason = f"no such path: {request.url.path}"
+    if exc.status_code == 400 and reason == BODY_UNREADABLE:
+        # FastAPI's answer to a body that is not UTF-8: said as a bad JSON body is.
+        reason = f"{BAD_JSON}: it is not UTF-8 text"
     if exc.status_code == 405:
         # Starlette names the methods of the first route of the path only.
         headers["Allow"] = ", ".join(allowed_methods(request))
@@ -127,6 +175,18 @@ def allowed_methods(request: Request) -> list[str]:
             for route in request.app.router.routes
         )
     ]
+
+
+# What FastAPI says of a body it cannot decode; what we say of any unreadable JSON body.
+BODY_UNREADABLE = "There was an error parsing the body"
+BAD_JSON = "the body is not valid JSON"
+
+
+def _describe_bad_json(exc: RequestValidationError) -> str:
+    error = exc.errors()[0]
+    why = (error.get("ctx") or {}).get("error") or "it cannot be read"
+    where = error.get("loc", ())[-1] if error.get("loc") else None
+    return f"{BAD_JSON}: {why}" + (f" (at character {where})" if isinstance(where, int) else "")
 
 
 def _describe_validation(exc: RequestValidationError) -> str:

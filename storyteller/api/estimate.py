@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from storyteller.api.deps import SettingsDep, SignedInDep
-from storyteller.batches.choices import Choice
+from storyteller.batches.choices import PRIORITY_SCHEMA, Choice
 from storyteller.tellers.estimate import estimate_batch
 from storyteller.tellers.gemini_batch import in_batch_mode
 from storyteller.tellers.registry import with_model
@@ -25,6 +25,7 @@ class EstimateRequest(BaseModel):
     priority: str | None = Field(
         default=None,
         description="low is priced at Gemini Batch Mode's price when Batch Mode is on.",
+        json_schema_extra=PRIORITY_SCHEMA,
     )
     videos: list[VideoToEstimate] = Field(min_length=1, max_length=10_000)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -39,6 +39,8 @@ from storyteller.pipeline.cache import EvidenceCache
 router = APIRouter(tags=["jobs"])
 
 NO_JOB = "no job with that id"
+# Past any list there will be; the database's integers end at 2**63 - 1.
+MAX_OFFSET = 1_000_000_000
 NO_VIDEO = "no video with that id in this job"
 
 
@@ -68,7 +70,7 @@ def get_job_video(jobId: str, videoId: str, database: DatabaseDep) -> VideoView:
 def list_jobs(
     database: DatabaseDep,
     user: SignedInDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> JobPage:
     with database.read() as session:
@@ -97,7 +99,10 @@ def get_video_record(videoId: str, database: DatabaseDep) -> VideoRecord:
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def keyframe(
-    videoId: str, scene: int, database: DatabaseDep, settings: SettingsDep
+    videoId: str,
+    scene: Annotated[int, Path(ge=0, le=100_000)],
+    database: DatabaseDep,
+    settings: SettingsDep,
 ) -> FileResponse:
     """The picture chosen to stand for scene `scene` (from 0) of the video's evidence:
     the page's thumbnails and scene strip."""

@@ -20,6 +20,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from storyteller.batches.intake import UploadedFile
 from storyteller.errors import StorytellerError
+from storyteller.storage.names import clean_name
 from storyteller.storage.uploads import (
     WRITE_BUFFER_BYTES,
     PartialUpload,
@@ -203,7 +204,7 @@ async def _advance(
     if part.result is None:
         if len(files) >= max_files:
             raise BadForm(f"too many videos in one upload: at most {max_files}")
-        part.result = UploadedFile(name=filename or f"video-{len(files) + 1}")
+        part.result = UploadedFile(name=clean_name(filename) or f"video-{len(files) + 1}")
         files.append(part.result)
         try:
             part.upload = await anyio.to_thread.run_sync(

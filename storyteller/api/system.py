@@ -60,8 +60,16 @@ def stats(database: DatabaseDep, engine: EngineDep, user: SignedInDep) -> Stats:
             cancelled=counts[VideoStatus.CANCELLED],
         ),
         totalJobs=total,
-        engine=engine.describe() if engine else None,
+        engine=_public(engine.describe()) if engine else None,
     )
+
+
+# What names this machine or process (its worker id is `host:pid:...`): for the logs only.
+PRIVATE_ENGINE_FIELDS = frozenset({"worker_id"})
+
+
+def _public(description: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in description.items() if key not in PRIVATE_ENGINE_FIELDS}
 
 
 class Tellers(BaseModel):

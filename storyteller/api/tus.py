@@ -29,9 +29,10 @@ from starlette.requests import ClientDisconnect
 from storyteller.api.deps import IntakeDep, SettingsDep, TusStoreDep
 from storyteller.api.errors import ApiError, answer
 from storyteller.api.views import UploadAnswer, upload_answer
-from storyteller.batches.choices import Choice
+from storyteller.batches.choices import PRIORITY_SCHEMA, Choice
 from storyteller.storage.tus import (
     CHECKSUMS,
+    MAX_METADATA_BYTES,
     UNNAMED,
     UPLOAD_ID,
     ChunkWrite,
@@ -80,6 +81,32 @@ class TusRoute(APIRoute):
 router = APIRouter(tags=["uploads"], route_class=TusRoute)
 
 
+def _header(name: str, schema: dict[str, Any], description: str, *, required: bool = True) -> Any:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+# The protocol's request headers, declared in the OpenAPI schema: they are read by hand
+# (a missing Tus-Resumable is the protocol's 412, not a validation error).
+TUS_RESUMABLE = _header("Tus-Resumable", {"type": "string", "enum": ["1.0.0"]}, "The tus version.")
+BYTES = {"type": "integer", "minimum": 0}
+
+
+def _tus_schema(*headers: Any, body: bool = False) -> dict[str, Any]:
+    extra: dict[str, Any] = {"parameters": [TUS_RESUMABLE, *headers]}
+    if body:
+        extra["requestBody"] = {
+            "required": True,
+            "content": {PATCH_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    return extra
+
+
 def http_date(moment: float) -> str:
     return email.utils.formatdate(moment, usegmt=True)
 
@@ -120,7 +147,12 @@ def _expires(upload: TusUpload) -> dict[str, str]:
     return {"Upload-Expires": http_date(upload.expires)}
 
 
-@router.options("/api/uploads/", status_code=204, summary="What this tus server supports")
+@router.options(
+    "/api/uploads/",
+    status_code=204,
+    response_class=Response,
+    summary="What this tus server supports",
+)
 @router.options("/api/uploads", status_code=204, include_in_schema=False)
 async def tus_options(settings: SettingsDep) -> Response:
     """The tus discovery answer: version, extensions, largest upload, checksums."""
@@ -135,7 +167,21 @@ async def tus_options(settings: SettingsDep) -> Response:
     )
 
 
-@router.post("/api/uploads/", status_code=201, summary="Begin a resumable (tus) upload")
+@router.post(
+    "/api/uploads/",
+    status_code=201,
+    response_class=Response,
+    summary="Begin a resumable (tus) upload",
+    openapi_extra=_tus_schema(
+        _header("Upload-Length", BYTES, "The video's size in bytes."),
+        _header(
+            "Upload-Metadata",
+            {"type": "string", "maxLength": MAX_METADATA_BYTES},
+            "`filename` (base64) names the video.",
+            required=False,
+        ),
+    ),
+)
 @router.post("/api/uploads", status_code=201, include_in_schema=False)
 async def tus_create(
     request: Request, settings: SettingsDep, tus: TusStoreDep, intake: IntakeDep
@@ -161,7 +207,12 @@ async def tus_create(
     return Response(status_code=201, headers={"Location": location, **_expires(upload)})
 
 
-@router.head("/api/uploads/{upload_id}", summary="How much of a resumable upload is in")
+@router.head(
+    "/api/uploads/{upload_id}",
+    summary="How much of a resumable upload is in",
+    response_class=Response,
+    openapi_extra=_tus_schema(),
+)
 async def tus_offset(request: Request, upload_id: str, tus: TusStoreDep) -> Response:
     """`Upload-Offset` (bytes received), `Upload-Length` and `Upload-Metadata`."""
     _require_tus(request)
@@ -178,7 +229,22 @@ async def tus_offset(request: Request, upload_id: str, tus: TusStoreDep) -> Resp
     return Response(status_code=200, headers=headers)
 
 
-@router.patch("/api/uploads/{upload_id}", status_code=204, summary="Send bytes of an upload")
+@router.patch(
+    "/api/uploads/{upload_id}",
+    status_code=204,
+    summary="Send bytes of an upload",
+    response_class=Response,
+    openapi_extra=_tus_schema(
+        _header("Upload-Offset", BYTES, "Where these bytes go: the upload's offset."),
+        _header(
+            "Upload-Checksum",
+            {"type": "string"},
+            "`sha1 <base64>` or `md5 <base64>` of the body.",
+            required=False,
+        ),
+        body=True,
+    ),
+)
 async def tus_patch(request: Request, upload_id: str, tus: TusStoreDep) -> Response:
     """The next bytes of the upload, from `Upload-Offset` on. The body is written to disk
     a buffer at a time as it arrives. With `Upload-Checksum` the bytes are kept only if
@@ -205,8 +271,9 @@ async def tus_patch(request: Request, upload_id: str, tus: TusStoreDep) -> Respo
             and offset + int(declared) > upload.length
         ):
             raise ApiError(413, f"the body would pass Upload-Length ({upload.length} bytes)")
+        expected = int(declared) if declared is not None and declared.isdigit() else None
         chunk = await anyio.to_thread.run_sync(
-            tus.begin_chunk, upload, checksum[0] if checksum else None
+            tus.begin_chunk, upload, checksum[0] if checksum else None, expected
         )
         cut = False
         try:
@@ -273,7 +340,13 @@ async def _receive(request: Request, chunk: ChunkWrite, *, room: int, buffer: in
     return cut
 
 
-@router.delete("/api/uploads/{upload_id}", status_code=204, summary="Cancel a resumable upload")
+@router.delete(
+    "/api/uploads/{upload_id}",
+    status_code=204,
+    summary="Cancel a resumable upload",
+    response_class=Response,
+    openapi_extra=_tus_schema(),
+)
 async def tus_terminate(request: Request, upload_id: str, tus: TusStoreDep) -> Response:
     """tus termination: the upload and its bytes are deleted."""
     _require_tus(request)
@@ -292,7 +365,9 @@ class TusBatch(BaseModel):
     uploads: list[str] = Field(
         min_length=1, description="Upload ids, or the URLs the creation answered (Location)."
     )
-    priority: str | None = Field(default=None, description="high, normal or low")
+    priority: str | None = Field(
+        default=None, description="high, normal or low", json_schema_extra=PRIORITY_SCHEMA
+    )
     teller: str | None = Field(default=None, description="Who writes the stories")
     model: str | None = Field(
         default=None, description="The AI teller's model (default: its configured one)"

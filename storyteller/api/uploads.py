@@ -14,9 +14,8 @@ from storyteller.api.deps import IntakeDep, SettingsDep, UploadStoreDep
 from storyteller.api.errors import ApiError
 from storyteller.api.multipart import read_form
 from storyteller.api.views import UploadAnswer, upload_answer
-from storyteller.batches.choices import Choice, InvalidChoice
+from storyteller.batches.choices import PRIORITIES, Choice, InvalidChoice
 from storyteller.batches.intake import sniffed
-from storyteller.db.models import Priority
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ FILE_FIELD = "videos"
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},
                             },
-                            "priority": {"type": "string", "enum": [p.value for p in Priority]},
+                            "priority": {"type": "string", "enum": PRIORITIES},
                             "teller": {"type": "string"},
                             "model": {"type": "string"},
                         },
@@ -57,7 +56,10 @@ async def upload(
     settings: SettingsDep,
     uploads: UploadStoreDep,
     intake: IntakeDep,
-    priority: Annotated[str | None, Query(description="high, normal or low")] = None,
+    priority: Annotated[
+        str | None,
+        Query(description="high, normal or low", json_schema_extra={"enum": PRIORITIES}),
+    ] = None,
     teller: Annotated[str | None, Query(description="Who writes the stories")] = None,
     model: Annotated[
         str | None, Query(description="The AI teller's model (default: its configured one)")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydantic.json_schema import JsonDict
+
 from storyteller.config import Settings
 from storyteller.db.models import Priority
 from storyteller.errors import StorytellerError
@@ -17,6 +19,12 @@ from storyteller.tellers.registry import has_models, teller_names
 
 # What a provider's model name looks like ("gemini-2.5-flash", "llama3.1:8b", "org/model").
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+
+
+# The priorities as the OpenAPI schema lists them, for a query parameter and a JSON field
+# (which may be null); reading them is lenient ("High " is high).
+PRIORITIES = [priority.value for priority in Priority]
+PRIORITY_SCHEMA: JsonDict = {"enum": [*PRIORITIES, None]}
 
 
 class InvalidChoice(StorytellerError):

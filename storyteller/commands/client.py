@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from storyteller.commands.common import RULE, Files, ModelOption, load_settings
+from storyteller.commands.common import RULE, Files, ModelOption, echo, load_settings
 from storyteller.tellers.registry import teller_names
 
 Server = Annotated[
@@ -62,7 +62,7 @@ class Client:
         try:
             answer = self.http.request(method, path, **options)  # type: ignore[arg-type]
         except httpx.TransportError as exc:
-            typer.echo(
+            echo(
                 f"storyteller: cannot reach the server at {self.url} ({exc or type(exc).__name__}); "
                 "is it running? Start one with `storyteller serve` or give --server.",
                 err=True,
@@ -77,7 +77,7 @@ class Client:
             reason = reason or answer.text.strip() or answer.reason_phrase
             if answer.status_code == 401:
                 reason += " (give --api-key or set STORYTELLER_API_KEY)"
-            typer.echo(f"storyteller: {reason} ({answer.status_code})", err=True)
+            echo(f"storyteller: {reason} ({answer.status_code})", err=True)
             raise typer.Exit(1)
         return answer
 
@@ -88,7 +88,7 @@ class Client:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            typer.echo(f"storyteller: {self.url} does not answer as Video Storyteller", err=True)
+            echo(f"storyteller: {self.url} does not answer as Video Storyteller", err=True)
             raise typer.Exit(1)
         return body
 
@@ -106,19 +106,19 @@ def video_line(video: dict[str, Any]) -> str:
 
 def print_job(job: dict[str, Any]) -> None:
     ended = sum(video["status"] in ENDED for video in job["videos"])
-    typer.echo(f"job {job['id']}: {job['status']}, {ended} of {len(job['videos'])} videos ended")
+    echo(f"job {job['id']}: {job['status']}, {ended} of {len(job['videos'])} videos ended")
     for video in job["videos"]:
-        typer.echo(video_line(video))
+        echo(video_line(video))
 
 
 def print_stories(job: dict[str, Any]) -> None:
     for index, video in enumerate(job["videos"]):
         if index:
-            typer.echo(f"\n{RULE}\n")
+            echo(f"\n{RULE}\n")
         if video["status"] == "completed" and video.get("story"):
-            typer.echo(video["story"])
+            echo(video["story"])
         else:
-            typer.echo(f"{video['originalName']}: failed: {video.get('error')}")
+            echo(f"{video['originalName']}: failed: {video.get('error')}")
 
 
 def wait_for(client: Client, job_id: str, every: float) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def wait_for(client: Client, job_id: str, every: float) -> dict[str, Any]:
         ended = sum(video["status"] in ENDED for video in job["videos"])
         note = f"{ended} of {len(job['videos'])} videos ended"
         if note != last:
-            typer.echo(f"job {job_id}: {note}", err=True)
+            echo(f"job {job_id}: {note}", err=True)
             last = note
         if ended == len(job["videos"]):
             return job
@@ -180,23 +180,23 @@ def submit(
         upload = client.call("POST", "/api/upload", files=fields, data=form)
         if not wait:
             if as_json:
-                typer.echo(json.dumps(upload, ensure_ascii=False))
+                echo(json.dumps(upload, ensure_ascii=False))
             else:
-                typer.echo(f"job {upload['jobId']}: {upload['message']}")
+                echo(f"job {upload['jobId']}: {upload['message']}")
                 for video in upload["videos"]:
-                    typer.echo(video_line(video))
+                    echo(video_line(video))
             failed = [video for video in upload["videos"] if video["status"] == "failed"]
             raise typer.Exit(1 if failed else 0)
         if not as_json:
-            typer.echo(f"job {upload['jobId']}: {upload['message']}", err=True)
+            echo(f"job {upload['jobId']}: {upload['message']}", err=True)
         job = wait_for(client, upload["jobId"], every)
     if as_json:
-        typer.echo(json.dumps(job, ensure_ascii=False))
+        echo(json.dumps(job, ensure_ascii=False))
     else:
         print_stories(job)
     failed = [video for video in job["videos"] if video["status"] != "completed"]
     if failed and not as_json:
-        typer.echo(f"\n{len(failed)} of {len(job['videos'])} videos failed.", err=True)
+        echo(f"\n{len(failed)} of {len(job['videos'])} videos failed.", err=True)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -215,7 +215,7 @@ def status(
     with Client(server, api_key) as client:
         job = client.call("GET", f"/api/job/{job_id}")
     if as_json:
-        typer.echo(json.dumps(job, ensure_ascii=False))
+        echo(json.dumps(job, ensure_ascii=False))
     elif stories:
         print_stories(job)
     else:
@@ -238,9 +238,9 @@ def _act(
     with Client(server, api_key) as client:
         answer = client.call("POST", path, json=body)
     if "message" in answer:
-        typer.echo(f"job {answer['jobId']}: {answer['message']}")
+        echo(f"job {answer['jobId']}: {answer['message']}")
     else:
-        typer.echo(video_line(answer))
+        echo(video_line(answer))
 
 
 def retry(
@@ -305,4 +305,4 @@ def delete(job_id: JobArgument, server: Server = None, api_key: ApiKeyOption = N
     Exits 1 when there is no such job."""
     with Client(server, api_key) as client:
         answer = client.call("DELETE", f"/api/job/{job_id}")
-    typer.echo(f"job {answer['jobId']}: {answer['message']}")
+    echo(f"job {answer['jobId']}: {answer['message']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,22 @@ from storyteller.pipeline.stage import Progress, no_progress
 from storyteller.tellers.registry import has_models, teller_names, with_model
 
 RULE = "─" * 72
+
+# Control characters but the line break, and the bidi overrides and isolates.
+_UNSAFE_ON_A_TERMINAL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` safe to print on a terminal: control characters (but line breaks) and bidi
+    overrides are shown as `\\uXXXX`, never obeyed, so a name from the server cannot
+    retitle the terminal, move its cursor or read backwards. Inside JSON, still JSON."""
+    return _UNSAFE_ON_A_TERMINAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """Print what came from a server or a user (see `visible`)."""
+    typer.echo(visible(text), err=err)
+
 
 Files = Annotated[
     list[Path],

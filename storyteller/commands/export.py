@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from storyteller.commands.client import ApiKeyOption, Client, Server
-from storyteller.commands.common import load_settings
+from storyteller.commands.common import echo, load_settings
 
 
 def _export_locally(
@@ -116,7 +116,7 @@ def export(
         return
     target = output or Path(suggested)
     target.write_bytes(body)
-    typer.echo(f"{target} ({len(body):,} bytes)", err=True)
+    echo(f"{target} ({len(body):,} bytes)", err=True)  # a name the server chose
 
 
 def _file_name(disposition: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from storyteller.commands.common import load_settings
-from storyteller.config import Settings
+from storyteller.config import DEFAULT_ALLOWED_HOSTS, Settings
 
 
 def _check_storage(settings: Settings) -> None:
@@ -17,7 +17,7 @@ def _check_storage(settings: Settings) -> None:
     try:
         video_store(settings).check()
     except StorageError as exc:
-        typer.echo(f"storyteller: the video storage cannot be used: {exc.reason}", err=True)
+        typer.echo(f"storyteller: the video storage cannot be used: {exc.detail}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -79,6 +79,14 @@ def serve(
         f"data in {settings.data_dir}",
         err=True,
     )
+    if host not in ("127.0.0.1", "localhost", "::1") and set(settings.allowed_hosts) == set(
+        DEFAULT_ALLOWED_HOSTS
+    ):
+        typer.echo(
+            f"storyteller: listening on {host}, but only the loopback names are served: set "
+            "STORYTELLER_ALLOWED_HOSTS to the names people use (see docs/deploy.md)",
+            err=True,
+        )
     # Live-update streams never end by themselves: on SIGTERM they get a few seconds,
     # then they are closed and the engine stops (browsers reconnect to the next server).
     uvicorn.run(

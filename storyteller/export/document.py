@@ -8,7 +8,6 @@ override characters removed); each renderer still escapes for its own format.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,16 +19,12 @@ from storyteller.config import Settings
 from storyteller.db.models import AttemptCost, Batch, Video, VideoStatus
 from storyteller.pipeline.cache import EvidenceCache
 from storyteller.pipeline.evidence import Evidence
+from storyteller.storage.names import clean_text
 from storyteller.story.model import format_dateline
 
-# C0 and C1 controls (tab and newline too: no field we export is more than one line) and
-# the bidi overrides and isolates that make a name read differently than it is.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def clean(text: str) -> str:
-    """`text` without control characters; a tab or line break becomes a space."""
-    return _UNSAFE.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
+# Control and bidi override characters out (tab and newline too: no field we export is
+# more than one line), as names are cleaned when they come in.
+clean = clean_text
 
 
 def clean_lines(text: str) -> str:

@@ -13,14 +13,20 @@ from storyteller.export.document import BatchDocument, VideoDocument
 # Inline syntax anywhere in a line; `&` would start an entity, `<` a tag or autolink, `$`
 # maths where the flavour has it (GitHub).
 _INLINE = re.compile(r"([\\`*_{}\[\]<>()!|~&#$])")
-# What only counts at the start of a line: a heading, quote, list item or rule.
-_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
+# What only counts at the start of a line: a heading, quote, list item or rule. An ordered
+# list's number is kept and its `.` or `)` escaped (a backslash before a digit would show).
+_LINE_START = re.compile(r"^(\s*)(?:([-+=>])|(\d+)([.)]))")
 
 
 def escape(text: str) -> str:
     """`text` as Markdown that renders to exactly `text`."""
     escaped = _INLINE.sub(r"\\\1", text)
-    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    return _LINE_START.sub(_escape_line_start, escaped)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, mark, number, closer = match.groups()
+    return f"{indent}\\{mark}" if mark else f"{indent}{number}\\{closer}"
 
 
 def _status_line(video: VideoDocument) -> str:

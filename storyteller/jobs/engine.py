@@ -428,6 +428,8 @@ class EmbeddedEngine:
         for slot in self._slots:
             if not slot.process.is_alive() and not slot.conn.poll():
                 self._worker_died(slot)
+            elif slot.attempt is not None and now - slot.started > self.settings.video_time_limit_s:
+                self._overtime(slot)
             elif slot.attempt is not None and now - slot.last_message > WORKER_SILENCE_S:
                 # Alive but silent for minutes: stuck in a stage. Its video goes back to
                 # the queue (or fails once out of attempts) and the worker is replaced.
@@ -455,6 +457,31 @@ class EmbeddedEngine:
                 log.info("stopping %s: it was cancelled", slot.attempt.video_id)
                 slot.attempt = None
                 self._replace(slot)
+
+    def _overtime(self, slot: _Slot) -> None:
+        """The attempt ran past the time limit: its worker is stopped and the video fails,
+        the video's fault (another try would take as long)."""
+        attempt, slot.attempt = slot.attempt, None
+        assert attempt is not None
+        limit = self.settings.video_time_limit_s
+        log.warning(
+            "video %s (%s) ran past %g s; stopping worker %s",
+            attempt.video_id,
+            attempt.name,
+            limit,
+            slot.process.pid,
+        )
+        self._replace(slot)
+        self._fail(
+            attempt,
+            Result.failed(
+                f"{attempt.name} took longer than the {_seconds(limit)} a video may take "
+                f"(during {slot.stage or 'its start'}); it was stopped",
+                "time_limit",
+                cause=ErrorCause.VIDEO,
+                retryable=False,
+            ),
+        )
 
     # --- workers ---------------------------------------------------------------
 
@@ -538,3 +565,10 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _seconds(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes and rest:
+        return f"{minutes} min {rest} s"
+    return f"{minutes} min" if minutes else f"{rest} s"

@@ -109,7 +109,7 @@ class Worker:
         try:  # a worker that cannot read the videos must not claim them
             video_store(self.settings).check()
         except StorageError as exc:
-            raise WorkerRefused(f"the video storage cannot be used: {exc.reason}") from exc
+            raise WorkerRefused(f"the video storage cannot be used: {exc.detail}") from exc
         url = default_database_url(self.settings)
         migrate(url)
         # Every use of the database is in the supervisor's retrying loop (or the

@@ -101,6 +101,7 @@ def probe(ctx: Context) -> MediaInfo:
             if audio and audio.codec_context
             else None,
         )
+    check_limits(ctx, media)
     if frames <= 1 or duration < MIN_SECONDS:
         raise _refuse(ctx, "it holds a single still picture, not footage", "too_short")
     limit = ctx.settings.max_video_seconds
@@ -154,3 +155,32 @@ def _demuxed_length(
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def check_limits(ctx: Context, media: MediaInfo) -> None:
+    """Refuse a video outside the service's media limits (settings), with the reason: a
+    container not in `video_formats`, a picture over `max_video_pixels`, a frame rate
+    over `max_video_fps`."""
+    settings = ctx.settings
+    # FFmpeg names a demuxer by every format it reads: "mov,mp4,m4a,3gp,3g2,mj2".
+    names = set(media.container.split(","))
+    allowed = {name.strip().lower() for name in settings.video_formats}
+    if not names & allowed:
+        raise VideoRejected(
+            f"{ctx.name} is in a format this service does not take ({media.container}); "
+            f"accepted: {', '.join(sorted(allowed))}",
+            code="format_refused",
+        )
+    pixels = media.width * media.height
+    if pixels > settings.max_video_pixels:
+        raise VideoRejected(
+            f"{ctx.name} is {media.width} × {media.height} pixels; at most "
+            f"{settings.max_video_pixels:,} pixels (width × height) are accepted",
+            code="too_many_pixels",
+        )
+    if media.fps > settings.max_video_fps:
+        raise VideoRejected(
+            f"{ctx.name} runs at {media.fps:g} frames a second; at most "
+            f"{settings.max_video_fps:g} are accepted",
+            code="frame_rate_too_high",
+        )

@@ -37,7 +37,17 @@ PARTIAL_DIR = ".partial"
 
 class StorageError(StorytellerError):
     """The storage could not do what was asked; `reason` says why in words a person can
-    act on and `code` names the kind of failure for programs."""
+    act on and `code` names the kind of failure for programs. `where` is the folder it
+    happened in: it goes to the log and to the operator (`detail`), never into an answer."""
+
+    def __init__(self, reason: str, code: str | None = None, *, where: Path | None = None) -> None:
+        super().__init__(reason, code)
+        self.where = where
+
+    @property
+    def detail(self) -> str:
+        """The reason with the folder, for the log and the operator."""
+        return f"{self.reason} (folder: {self.where})" if self.where else self.reason
 
 
 class VideoMissing(StorageError):
@@ -146,9 +156,10 @@ class FolderStore(VideoStore):
             raise _folder_error(self.root, exc) from None
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StorageError(
-                f"the storage folder {self.root} cannot be written to by this process: "
+                "the storage folder cannot be written to by this process: "
                 "give its user write access, or set STORYTELLER_STORAGE_DIR to another folder",
                 "access_denied",
+                where=self.root,
             )
 
     def publish(self, path: Path, key: str) -> None:
@@ -168,11 +179,12 @@ class FolderStore(VideoStore):
             return path
         if not self.root.is_dir():
             raise StorageError(
-                f"the storage folder {self.root} is not there: if it is a shared filesystem, "
+                "the storage folder is not there: if it is a shared filesystem, "
                 "mount it on this machine, or set STORYTELLER_STORAGE_DIR",
                 "no_folder",
+                where=self.root,
             )
-        raise VideoMissing(f"video {key} is not in the storage folder {self.root}")
+        raise VideoMissing(f"video {key} is not in the storage folder", where=self.root)
 
     def local_path(self, key: str) -> Path | None:
         return self.path_of(key)
@@ -214,10 +226,11 @@ def _move(source: Path, target: Path, partial_dir: Path) -> None:
 def _folder_error(root: Path, exc: OSError) -> StorageError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StorageError(
-            f"the storage folder {root} cannot be written to ({exc.strerror}): give this "
+            f"the storage folder cannot be written to ({exc.strerror}): give this "
             "process's user write access, or set STORYTELLER_STORAGE_DIR to another folder",
             "access_denied",
+            where=root,
         )
     if exc.errno == errno.ENOSPC:
-        return StorageError(f"the disk of the storage folder {root} is full", "no_room")
-    return StorageError(f"the storage folder {root} failed: {exc.strerror or exc}")
+        return StorageError("the disk of the storage folder is full", "no_room", where=root)
+    return StorageError(f"the storage folder failed: {exc.strerror or exc}", where=root)

@@ -14,6 +14,7 @@ import base64
 import binascii
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -22,14 +23,15 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from storyteller.errors import StorytellerError
-from storyteller.storage.uploads import NoRoom, UploadStore
+from storyteller.storage.names import clean_name
+from storyteller.storage.uploads import ROOM_CHECK_EVERY_BYTES, NoRoom, UploadStore, check_room
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ LOCK_WAIT_S = 10.0
 CLEANUP_EVERY_S = 3600.0
 # What an upload that names no file is called before it has an id ("the video is too large").
 UNNAMED = "the video"
+# The longest Upload-Metadata kept: a file's name and type take a few hundred bytes.
+MAX_METADATA_BYTES = 4096
+# Resumable uploads open at once when no setting says otherwise.
+DEFAULT_MAX_OPEN = 100
 
 
 class TusUploadError(StorytellerError):
@@ -86,9 +92,22 @@ class UploadUnfinished(TusUploadError):
 
 
 class BadMetadata(TusUploadError):
-    """The Upload-Metadata header cannot be read (HTTP 400)."""
+    """The Upload-Metadata header cannot be read, or is too long (HTTP 400)."""
 
     code = "bad_metadata"
+
+
+class TooManyUploads(TusUploadError):
+    """As many resumable uploads are open as may be (HTTP 429)."""
+
+    code = "too_many_uploads"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"{limit} resumable uploads are open already, the most there may be: finish "
+            "them and make a batch of them, or cancel some (DELETE), then start again"
+        )
+        self.limit = limit
 
 
 @dataclass
@@ -116,8 +135,7 @@ class TusUpload:
 def given_name(metadata: str) -> str | None:
     """The file's name from the metadata (`filename`, or `name` as Uppy sends it)."""
     fields = parse_metadata(metadata)
-    raw = fields.get("filename") or fields.get("name") or ""
-    return PurePosixPath(raw.replace("\\", "/")).name.strip()[:255] or None
+    return clean_name(fields.get("filename") or fields.get("name"))
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -126,6 +144,11 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     fields: dict[str, str] = {}
     if not header or not header.strip():
         return fields
+    if len(header) > MAX_METADATA_BYTES:
+        raise BadMetadata(
+            f"Upload-Metadata is {len(header)} bytes long; at most {MAX_METADATA_BYTES} are "
+            "kept (the file's name and type)"
+        )
     for pair in header.split(","):
         parts = pair.strip().split(" ")
         key = parts[0]
@@ -149,9 +172,13 @@ class ChunkWrite:
     """The bytes of one request on their way to the end of an upload's file; hashed as
     they go when the client sent a checksum. Blocking: call it from a worker thread."""
 
-    def __init__(self, path: Path, upload: TusUpload, algorithm: str | None) -> None:
+    def __init__(
+        self, path: Path, upload: TusUpload, algorithm: str | None, store: UploadStore
+    ) -> None:
         self.start = upload.offset
         self.name = upload.name
+        self.store = store
+        self.next_room_check = ROOM_CHECK_EVERY_BYTES
         self.file: BinaryIO = path.open("r+b")
         # Bytes past the committed offset are what a request that died had written.
         self.file.truncate(self.start)
@@ -169,6 +196,10 @@ class ChunkWrite:
                 raise NoRoom(self.name, 0, 0) from exc
             raise
         self.written += len(data)
+        if self.written >= self.next_room_check:
+            # As a form upload does: other uploads and the videos' work fill the disk too.
+            self.next_room_check = self.written + ROOM_CHECK_EVERY_BYTES
+            check_room(self.store, self.name, 0)
 
     def keep(self) -> None:
         self.file.close()
@@ -184,10 +215,13 @@ class TusStore:
     """The resumable uploads of one upload store: `<root>/.tus/<id>` and `<id>.json`.
     Its methods do blocking disk work (call them from a worker thread), except `locked`."""
 
-    def __init__(self, store: UploadStore, *, expiry_s: float) -> None:
+    def __init__(
+        self, store: UploadStore, *, expiry_s: float, max_open: int = DEFAULT_MAX_OPEN
+    ) -> None:
         self.store = store
         self.folder = store.root / TUS_DIR
         self.expiry_s = expiry_s
+        self.max_open = max_open
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._last_cleanup = 0.0
 
@@ -214,6 +248,9 @@ class TusStore:
             lock.release()
 
     def create(self, *, length: int, metadata: str, owner: str | None = None) -> TusUpload:
+        """A new upload of `length` bytes for `owner`. `TooManyUploads` when that owner
+        has `max_open` open; `NoRoom` when the disk, less what every open upload has yet to
+        send, cannot hold it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         upload = TusUpload(
             id=uuid.uuid4().hex,
@@ -223,14 +260,46 @@ class TusStore:
             expires=time.time() + self.expiry_s,
             owner=owner,
         )
-        free = self.store.free_bytes()
-        if free - length < self.store.reserve_bytes:
-            raise NoRoom(upload.name, free, self.store.reserve_bytes)
-        self.data_path(upload.id).touch(exist_ok=False)
-        self.save(upload)
+        # The count and the ledger hold for every process writing into this folder.
+        with self._ledger_locked():
+            live = self.open_uploads()
+            if sum(other.owner == owner for other in live) >= self.max_open:
+                raise TooManyUploads(self.max_open)
+            promised = sum(max(0, other.length - other.offset) for other in live)
+            free = self.store.free_bytes()
+            if free - promised - length < self.store.reserve_bytes:
+                raise NoRoom(upload.name, free, self.store.reserve_bytes, promised_bytes=promised)
+            self.data_path(upload.id).touch(exist_ok=False)
+            self.save(upload)
         if upload.complete:  # nothing to send: an empty file
             self.finish(upload)
         return upload
+
+    def open_uploads(self) -> list[TusUpload]:
+        """Every upload that is not expired, finished ones not yet in a batch included:
+        what the open-upload cap counts and whose bytes yet to come the ledger sums."""
+        if not self.folder.is_dir():
+            return []
+        now = time.time()
+        found = []
+        for info in self.folder.glob(f"*{INFO_SUFFIX}"):
+            try:
+                upload = TusUpload(**json.loads(info.read_text()))
+            except (OSError, ValueError, TypeError):
+                continue  # removed meanwhile, or half-written by hand
+            if upload.expires >= now:
+                found.append(upload)
+        return found
+
+    @contextlib.contextmanager
+    def _ledger_locked(self) -> Iterator[None]:
+        # The folder itself is locked: no file of its own to leave behind.
+        descriptor = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # which releases the lock
 
     def save(self, upload: TusUpload) -> None:
         """Write the info file whole or not at all."""
@@ -265,8 +334,13 @@ class TusStore:
             )
         return upload
 
-    def begin_chunk(self, upload: TusUpload, algorithm: str | None) -> ChunkWrite:
-        return ChunkWrite(self.data_path(upload.id), upload, algorithm)
+    def begin_chunk(
+        self, upload: TusUpload, algorithm: str | None, expected: int | None = None
+    ) -> ChunkWrite:
+        """The next bytes of `upload`; `NoRoom` at once when the disk cannot hold the
+        `expected` bytes (the request's Content-Length), and as they come."""
+        check_room(self.store, upload.name, expected or 0)
+        return ChunkWrite(self.data_path(upload.id), upload, algorithm, self.store)
 
     def commit(self, upload: TusUpload, offset: int) -> None:
         """The bytes up to `offset` are in; a finished upload is hashed now, once."""

@@ -76,13 +76,21 @@ class NoRoom(UploadRefused):
 
     code = "no_room"
 
-    def __init__(self, name: str, free_bytes: int, reserve_bytes: int) -> None:
+    def __init__(
+        self, name: str, free_bytes: int, reserve_bytes: int, *, promised_bytes: int = 0
+    ) -> None:
+        promised = (
+            f" ({megabytes(promised_bytes)} MB of it promised to uploads in progress)"
+            if promised_bytes
+            else ""
+        )
         super().__init__(
-            f"not enough free disk space to store {name}: {megabytes(free_bytes)} MB free, "
-            f"and {megabytes(reserve_bytes)} MB must stay free"
+            f"not enough free disk space to store {name}: {megabytes(free_bytes)} MB free"
+            f"{promised}, and {megabytes(reserve_bytes)} MB must stay free"
         )
         self.free_bytes = free_bytes
         self.reserve_bytes = reserve_bytes
+        self.promised_bytes = promised_bytes
 
 
 @dataclass(frozen=True)
@@ -410,6 +418,11 @@ class PartialUpload:
         self.part.unlink(missing_ok=True)
 
     def _check_room(self, needed: int) -> None:
-        free = self.store.free_bytes()
-        if free - needed < self.store.reserve_bytes:
-            raise NoRoom(self.name, free, self.store.reserve_bytes)
+        check_room(self.store, self.name, needed)
+
+
+def check_room(store: UploadStore, name: str, needed: int) -> None:
+    """`NoRoom` unless `needed` more bytes leave the store's reserve free on its disk."""
+    free = store.free_bytes()
+    if free - needed < store.reserve_bytes:
+        raise NoRoom(name, free, store.reserve_bytes)

@@ -21,7 +21,7 @@ from storyteller.config import Settings
 async def main():
     app = create_app(Settings(_env_file=None, data_dir=sys.argv[1]), start_engine=False)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://localhost") as client:
             with open(sys.argv[2], "rb") as video:
                 answer = await client.post("/api/upload", files={"videos": ("a.mp4", video)})
             assert answer.status_code == 200, answer.text

@@ -245,3 +245,28 @@ def test_a_video_cancelled_and_retried_at_once_runs_once(
     assert job_engine.running_videos() == [video_id]
     running = [s.process.pid for s in job_engine._slots if s.attempt]
     assert running and first_pid not in running  # the cancelled run was stopped
+
+
+def test_a_video_past_the_time_limit_is_stopped_and_fails_with_the_reason(
+    start_engine: StartEngine, make_batch: MakeBatch, session: Session, settings: Settings
+) -> None:
+    batch = make_batch(["sleep-30.mp4", "ok.mp4"], max_attempts=3)
+    job_engine = start_engine(concurrency=1, video_time_limit_s=2.0)
+    wait_for(lambda: bool(job_engine.running_videos()), timeout=30)
+    first_pid = next(s.process.pid for s in job_engine._slots if s.attempt)
+    started = time.monotonic()
+    wait_for(all_ended(session, batch.id), timeout=30)
+    assert time.monotonic() - started < 10  # not the 30 s the job would take
+    slow, ok = (fresh(session, v.id) for v in batch.videos)
+    assert slow.status == VideoStatus.FAILED
+    assert (slow.error_code, slow.error_cause) == ("time_limit", ErrorCause.VIDEO)
+    assert slow.error == (
+        "sleep-30.mp4 took longer than the 2 s a video may take (during scenes); it was stopped"
+    )
+    assert slow.attempts == 1  # not retried: another try would take as long
+    assert runs(settings).count(slow.id) == 1
+    # Its job process was ended, and a fresh one ran the next video.
+    assert ok.status == VideoStatus.COMPLETED
+    assert first_pid not in [s.process.pid for s in job_engine._slots]
+    with pytest.raises(ProcessLookupError):
+        os.kill(first_pid, 0)  # type: ignore[arg-type]

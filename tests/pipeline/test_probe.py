@@ -102,3 +102,64 @@ def test_refuses_an_unreadable_codec(speech_clip: Clip, tmp_path: Path, settings
         probe(broken, settings)
     assert refused.value.code in {"unreadable", "not_a_video"}
     assert refused.value.reason.startswith("scrambled.mp4")
+
+
+# --- the service's media limits (settings) ----------------------------------------
+
+
+def _remux(source: Path, target: Path, container_format: str) -> Path:
+    """The same streams in another container, packet for packet."""
+    import av
+
+    with av.open(str(source)) as given, av.open(str(target), "w", format=container_format) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in given.streams.video}
+        for packet in given.demux(*given.streams.video):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return target
+
+
+def test_a_container_not_in_the_list_is_refused(
+    speech_clip: Clip, settings: Settings, tmp_path: Path
+) -> None:
+    transport = _remux(speech_clip.path, tmp_path / "broadcast.mp4", "mpegts")
+    with pytest.raises(VideoRejected) as refused:
+        probe(transport, settings)
+    assert refused.value.code == "format_refused"
+    assert refused.value.reason == (
+        "broadcast.mp4 is in a format this service does not take (mpegts); "
+        "accepted: avi, matroska, mov, mp4, webm"
+    )
+    # The list is a setting.
+    only_avi = settings.model_copy(update={"video_formats": ["avi"]})
+    with pytest.raises(VideoRejected, match=r"\(mov,mp4,m4a,3gp,3g2,mj2\); accepted: avi$"):
+        probe(speech_clip.path, only_avi)
+
+
+def test_webm_and_mov_are_in_the_default_list(
+    snow_clip: Clip, beach_clip: Clip, settings: Settings
+) -> None:
+    assert probe(snow_clip.path, settings).media is not None
+    assert probe(beach_clip.path, settings).media is not None
+
+
+def test_a_picture_over_the_pixel_limit_is_refused(speech_clip: Clip, settings: Settings) -> None:
+    capped = settings.model_copy(update={"max_video_pixels": 640 * 360 - 1})
+    with pytest.raises(VideoRejected) as refused:
+        probe(speech_clip.path, capped)
+    assert refused.value.code == "too_many_pixels"
+    assert refused.value.reason == (
+        "speech.mp4 is 640 × 360 pixels; at most 230,399 pixels (width × height) are accepted"
+    )
+    assert probe(speech_clip.path, settings.model_copy(update={"max_video_pixels": 640 * 360}))
+
+
+def test_a_frame_rate_over_the_limit_is_refused(speech_clip: Clip, settings: Settings) -> None:
+    with pytest.raises(VideoRejected) as refused:
+        probe(speech_clip.path, settings.model_copy(update={"max_video_fps": 24}))
+    assert refused.value.code == "frame_rate_too_high"
+    assert refused.value.reason == (
+        "speech.mp4 runs at 25 frames a second; at most 24 are accepted"
+    )

@@ -116,6 +116,7 @@ class Batch(Base):
         Boolean,
         default=False,
         server_default=false(),
+        index=True,  # claims look for the few paused batches
         doc="An admin paused it: its videos are not claimed (running ones finish).",
     )
 

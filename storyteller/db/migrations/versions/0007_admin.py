@@ -64,6 +64,7 @@ def upgrade() -> None:
     op.create_index("ix_stage_timing_video_id", "stage_timing", ["video_id"])
     with op.batch_alter_table("batch") as table:
         table.add_column(sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index("ix_batch_paused", "batch", ["paused"])
     op.create_index("ix_video_completed_at", "video", ["completed_at"])
     op.create_index("ix_story_created_at", "story", ["created_at"])
 
@@ -71,6 +72,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_story_created_at", "story")
     op.drop_index("ix_video_completed_at", "video")
+    op.drop_index("ix_batch_paused", "batch")
     with op.batch_alter_table("batch") as table:
         table.drop_column("paused")
     op.drop_index("ix_stage_timing_video_id", "stage_timing")

@@ -14,7 +14,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import State
 
 from storyteller import __version__
-from storyteller.api import errors, estimate, events, exports, jobs, page, system, tus, uploads
+from storyteller.api import (
+    admin,
+    errors,
+    estimate,
+    events,
+    exports,
+    jobs,
+    page,
+    system,
+    tus,
+    uploads,
+)
 from storyteller.api.live import Announcer, EventHub
 from storyteller.config import Settings
 from storyteller.db.database import Database
@@ -85,7 +96,7 @@ def create_app(
         allow_credentials="*" not in settings.cors_origins,
     )
     errors.install(app)
-    for module in (uploads, tus, jobs, exports, estimate, events, system):
+    for module in (uploads, tus, jobs, exports, estimate, events, system, admin):
         app.include_router(module.router)
     page.install(app)
     return app

@@ -1,7 +1,7 @@
 """What endpoints reach, as typed FastAPI dependencies: `SettingsDep`, `DatabaseDep`,
 `VideoStoreDep` (where finished videos live, for every process), `UploadStoreDep` (where
 this process stages uploads), `TusStoreDep`, `LiveChangesDep`, `ActionsDep` (what users
-do to videos), `IntakeDep` and the rest.
+do to videos), `IntakeDep`, `AdminDep` (the one guard of the admin's routes) and the rest.
 
 Each is built once at the start of the app (`app.py`) and kept in `app.state`; the
 providers are async so that FastAPI does not hop to a worker thread just to read it.
@@ -74,7 +74,15 @@ async def get_actions(request: Request) -> UserActions:
     return actions
 
 
+async def require_admin(request: Request) -> None:
+    """The one guard of every admin route (`api/admin.py`, `/metrics`). Until accounts
+    exist, the local user is the admin: every request is admitted. With accounts, this
+    checks the caller's role and refuses everyone else (403)."""
+    return None
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+AdminDep = Annotated[None, Depends(require_admin)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 VideoStoreDep = Annotated[VideoStore, Depends(get_video_store)]
 UploadStoreDep = Annotated[UploadStore, Depends(get_upload_store)]

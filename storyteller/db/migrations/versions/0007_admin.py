@@ -63,7 +63,9 @@ def upgrade() -> None:
     op.create_index("ix_stage_timing_ended_at", "stage_timing", ["ended_at"])
     op.create_index("ix_stage_timing_video_id", "stage_timing", ["video_id"])
     with op.batch_alter_table("batch") as table:
-        table.add_column(sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()))
+        table.add_column(
+            sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     op.create_index("ix_batch_paused", "batch", ["paused"])
     op.create_index("ix_video_completed_at", "video", ["completed_at"])
     op.create_index("ix_story_created_at", "story", ["created_at"])

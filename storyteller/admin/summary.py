@@ -366,8 +366,19 @@ def workers(session: Session, settings: Settings, now: dt.datetime) -> list[dict
         .order_by(WorkerRecord.started_at)
     )
     silent = dt.timedelta(seconds=settings.heartbeat_timeout_s)
+    # What each holds by the video rows, which a report may lag behind by a second.
+    holding = dict(
+        session.execute(
+            select(Video.claimed_by, func.count())
+            .where(Video.status == VideoStatus.PROCESSING)
+            .group_by(Video.claimed_by)
+        )
+        .tuples()
+        .all()
+    )
     listed = []
     for worker in rows:
+        holds = max(len(worker.current), holding.get(worker.id, 0))
         if worker.stopped_at is not None:
             state = "stopped"
         elif now - worker.heartbeat_at > silent:
@@ -375,9 +386,9 @@ def workers(session: Session, settings: Settings, now: dt.datetime) -> list[dict
         elif worker.stop_requested:
             state = "stopping"
         elif worker.draining:
-            state = "drained" if not worker.current else "draining"
+            state = "draining" if holds else "drained"
         else:
-            state = "working" if worker.current else "idle"
+            state = "working" if holds else "idle"
         listed.append(
             {
                 "id": worker.id,

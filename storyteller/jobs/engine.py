@@ -449,7 +449,8 @@ class EmbeddedEngine:
         try:
             orders = self.queue.report(
                 self.worker_id,
-                current=self.running_videos(),
+                # Stories not yet handed in are still this engine's videos.
+                current=self.running_videos() + [a.video_id for a, _ in self._finished],
                 videos_done=self.videos_done,
                 timings=timings,
             )

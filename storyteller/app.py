@@ -21,6 +21,7 @@ from storyteller.api import (
     events,
     exports,
     jobs,
+    metrics,
     page,
     system,
     tus,
@@ -96,7 +97,7 @@ def create_app(
         allow_credentials="*" not in settings.cors_origins,
     )
     errors.install(app)
-    for module in (uploads, tus, jobs, exports, estimate, events, system, admin):
+    for module in (uploads, tus, jobs, exports, estimate, events, system, admin, metrics):
         app.include_router(module.router)
     page.install(app)
     return app

@@ -158,6 +158,7 @@ _PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
 # claim after it sees it, so nothing is claimed once `pause` has answered.
 _PAUSED_SHARED = _PAUSED.with_for_update(read=True)
 _PAUSED_BATCHES = select(Batch.id).where(Batch.paused.is_(True))
+_DRAINING = select(WorkerRecord.draining).where(WorkerRecord.id == bindparam("p_worker_id"))
 
 
 def held_by(attempt: Attempt) -> tuple:
@@ -234,6 +235,8 @@ class JobQueue:
     ) -> list[Attempt]:
         if session.scalar(_PAUSED_SHARED if self._postgres else _PAUSED):
             return []  # an admin paused all processing
+        if session.scalar(_DRAINING, {"p_worker_id": worker_id}):
+            return []  # an admin drained this worker (its engine hears it within a second)
         paused = set(session.scalars(_PAUSED_BATCHES))
         now = utcnow()
         claims: list[Attempt] = []

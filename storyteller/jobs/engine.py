@@ -49,6 +49,7 @@ from storyteller.jobs.budget import Budget
 from storyteller.jobs.job_process import worker_main
 from storyteller.jobs.queue import JobQueue, Orders, Timing, new_worker_id
 from storyteller.jobs.work import DEFAULT_JOB
+from storyteller.logs import about
 from storyteller.storage.objects import check_key, video_store
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ class EmbeddedEngine:
                     "video %s (%s) back in the queue: this worker is stopping",
                     attempt.video_id,
                     attempt.name,
+                    extra=about(batch=attempt.batch_id, video=attempt.video_id),
                 )
                 self.on_change([attempt.video_id])
         self._slots = []
@@ -331,16 +333,26 @@ class EmbeddedEngine:
         self._finished, self._hand_in_failures = [], 0
         for attempt, _ in finished:
             if attempt.video_id in kept:
-                log.info("video %s (%s) completed", attempt.video_id, attempt.name)
+                log.info(
+                    "video %s (%s) completed",
+                    attempt.video_id,
+                    attempt.name,
+                    extra=about(batch=attempt.batch_id, video=attempt.video_id),
+                )
             else:
                 log.info(
                     "video %s (%s): story not kept, the video was cancelled or taken over",
                     attempt.video_id,
                     attempt.name,
+                    extra=about(batch=attempt.batch_id, video=attempt.video_id),
                 )
         for attempt in claims:
             log.info(
-                "starting video %s (%s), attempt %d", attempt.video_id, attempt.name, attempt.number
+                "starting video %s (%s), attempt %d",
+                attempt.video_id,
+                attempt.name,
+                attempt.number,
+                extra=about(batch=attempt.batch_id, video=attempt.video_id),
             )
         self._fill_slots(idle, claims)
         changed = sorted(kept) + [attempt.video_id for attempt in claims]
@@ -390,7 +402,13 @@ class EmbeddedEngine:
         verdict = self.budget.admit(attempt, path, utcnow())
         if verdict.allowed:
             return True
-        log.info("video %s (%s) held back: %s", attempt.video_id, attempt.name, verdict.reason)
+        log.info(
+            "video %s (%s) held back: %s",
+            attempt.video_id,
+            attempt.name,
+            verdict.reason,
+            extra=about(batch=attempt.batch_id, video=attempt.video_id),
+        )
         self.queue.release(attempt, until=verdict.until, reason=verdict.reason)
         self.on_change([attempt.video_id])
         return False
@@ -487,13 +505,21 @@ class EmbeddedEngine:
                 attempt.video_id,
                 attempt.name,
                 result.why.reason,
+                extra=about(batch=attempt.batch_id, video=attempt.video_id),
             )
             return
         ended = {
             VideoStatus.PENDING: "back in the queue for another try",
             VideoStatus.COMPLETED: "kept its earlier story",
         }.get(status, str(status))
-        log.info("video %s (%s) %s: %s", attempt.video_id, attempt.name, ended, result.why.reason)
+        log.info(
+            "video %s (%s) %s: %s",
+            attempt.video_id,
+            attempt.name,
+            ended,
+            result.why.reason,
+            extra=about(batch=attempt.batch_id, video=attempt.video_id),
+        )
         self.on_change([attempt.video_id])
 
     def _heartbeat(self) -> None:
@@ -505,7 +531,10 @@ class EmbeddedEngine:
                 # Alive but silent for minutes: stuck in a stage. Its video goes back to
                 # the queue (or fails once out of attempts) and the worker is replaced.
                 log.warning(
-                    "worker %s silent on %s; replacing it", slot.process.pid, slot.attempt.video_id
+                    "worker %s silent on %s; replacing it",
+                    slot.process.pid,
+                    slot.attempt.video_id,
+                    extra=about(batch=slot.attempt.batch_id, video=slot.attempt.video_id),
                 )
                 slot.process.kill()
                 self._worker_died(slot)
@@ -525,7 +554,11 @@ class EmbeddedEngine:
         for slot in running:
             if slot.attempt is not None and slot.attempt.video_id in lost:
                 # Cancelled (or recovered elsewhere): stop working on it at once.
-                log.info("stopping %s: it was cancelled", slot.attempt.video_id)
+                log.info(
+                    "stopping %s: it was cancelled",
+                    slot.attempt.video_id,
+                    extra=about(batch=slot.attempt.batch_id, video=slot.attempt.video_id),
+                )
                 slot.attempt = None
                 self._replace(slot)
 

@@ -21,6 +21,7 @@ from storyteller.config import Settings
 from storyteller.db.models import (
     AttemptCost,
     Batch,
+    BatchStatus,
     Priority,
     ServiceState,
     StageTiming,
@@ -141,9 +142,13 @@ def ended(session: Session, now: dt.datetime) -> dict[str, dict[str, int]]:
             func.sum(case((Video.completed_at >= hour, 1), else_=0)),
             func.count(),
         )
-        .where(Video.completed_at >= day, Video.status.in_(outcomes))
+        # `completed_at` is set when a video ends and cleared when it is queued again:
+        # the range alone finds them (on ix_video_completed_at).
+        .where(Video.completed_at >= day)
         .group_by(Video.status)
     ).tuples():
+        if VideoStatus(status) not in outcomes:
+            continue
         figures["lastHour"][VideoStatus(status)] = int(in_hour or 0)
         figures["lastDay"][VideoStatus(status)] = int(in_day)
     return {span: {s.value: n for s, n in counts.items()} for span, counts in figures.items()}
@@ -162,10 +167,7 @@ def throughput(session: Session, now: dt.datetime) -> list[int]:
     counts = [0] * MINUTES_A_DAY
     for index, count in session.execute(
         select(minute, func.count())
-        .where(
-            Video.completed_at >= since,
-            Video.status.in_((VideoStatus.COMPLETED, VideoStatus.FAILED)),
-        )
+        .where(Video.completed_at >= since, Video.status != VideoStatus.CANCELLED)
         .group_by(literal_column("minute"))
     ).tuples():
         if 0 <= int(index) < MINUTES_A_DAY:
@@ -214,54 +216,40 @@ def stage_times(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 def failures(session: Session) -> list[dict[str, Any]]:
     """Failed videos grouped by the kind of their reason (`error_code`), most first, with
-    a few examples of each."""
+    the newest few of each as examples (index `ix_video_failures`: counting is an index
+    scan, each kind's examples an index range)."""
     failed = Video.status == VideoStatus.FAILED
-    kind = func.coalesce(Video.error_code, "failed")
     counts = session.execute(
-        select(kind.label("code"), func.max(Video.error_cause), func.count())
-        .where(failed)
-        .group_by(kind)
-        .order_by(func.count().desc(), kind)
+        select(Video.error_code, func.count()).where(failed).group_by(Video.error_code)
     ).all()
-    rank = (
-        func.row_number()
-        .over(partition_by=kind, order_by=(Video.completed_at.desc(), Video.id))
-        .label("rank")
-    )
-    numbered = (
-        select(
-            kind.label("code"),
-            Video.id,
-            Video.batch_id,
-            Video.original_name,
-            Video.error,
-            rank,
-        )
-        .where(failed)
-        .subquery()
-    )
-    examples: dict[str, list[dict[str, Any]]] = {}
-    for row in session.execute(
-        select(numbered).where(numbered.c.rank <= EXAMPLES_PER_CAUSE).order_by(numbered.c.rank)
-    ):
-        examples.setdefault(row.code, []).append(
+    rows = []
+    for code, count in sorted(counts, key=lambda row: (-row[1], row[0] or "")):
+        same = Video.error_code == code if code is not None else Video.error_code.is_(None)
+        examples = session.execute(
+            select(Video.id, Video.batch_id, Video.original_name, Video.error, Video.error_cause)
+            .where(failed, same)
+            .order_by(Video.completed_at.desc())
+            .limit(EXAMPLES_PER_CAUSE)
+        ).all()
+        kind = code or "failed"
+        rows.append(
             {
-                "videoId": row.id,
-                "jobId": row.batch_id,
-                "name": row.original_name,
-                "error": row.error,
+                "code": kind,
+                "cause": examples[0].error_cause if examples else None,
+                "label": cause_label(kind),
+                "count": count,
+                "examples": [
+                    {
+                        "videoId": row.id,
+                        "jobId": row.batch_id,
+                        "name": row.original_name,
+                        "error": row.error,
+                    }
+                    for row in examples
+                ],
             }
         )
-    return [
-        {
-            "code": code,
-            "cause": cause,
-            "label": cause_label(code),
-            "count": count,
-            "examples": examples.get(code, []),
-        }
-        for code, cause, count in counts
-    ]
+    return rows
 
 
 # What each kind of reason is called on the page.
@@ -411,24 +399,26 @@ def workers(session: Session, settings: Settings, now: dt.datetime) -> list[dict
 
 
 def open_batches(session: Session) -> list[dict[str, Any]]:
-    """Batches with videos waiting or running (newest first), for their controls."""
-    open_videos = (
-        select(
-            Video.batch_id,
-            func.sum(case((Video.status == VideoStatus.PENDING, 1), else_=0)).label("waiting"),
-            func.sum(case((Video.status == VideoStatus.PROCESSING, 1), else_=0)).label("running"),
-        )
-        .where(Video.status.in_((VideoStatus.PENDING, VideoStatus.PROCESSING)))
-        .group_by(Video.batch_id)
-        .subquery()
-    )
-    rows = session.execute(
+    """The newest batches that have not ended, with their videos waiting and running, for
+    their controls: the batches first (newest, by `created_at`), then their counts (on
+    `ix_video_batch_status`), so the cost does not grow with the backlog."""
+    batches = session.execute(
         select(Batch.id, Batch.created_at, Batch.priority, Batch.paused, Batch.teller)
-        .add_columns(open_videos.c.waiting, open_videos.c.running)
-        .join(open_videos, open_videos.c.batch_id == Batch.id)
+        .where(Batch.status == BatchStatus.PROCESSING)
         .order_by(Batch.created_at.desc())
         .limit(BATCHES_LISTED)
-    )
+    ).all()
+    counts: dict[tuple[str, VideoStatus], int] = {}
+    if batches:
+        for batch_id, status, count in session.execute(
+            select(Video.batch_id, Video.status, func.count())
+            .where(
+                Video.batch_id.in_([row.id for row in batches]),
+                Video.status.in_((VideoStatus.PENDING, VideoStatus.PROCESSING)),
+            )
+            .group_by(Video.batch_id, Video.status)
+        ).tuples():
+            counts[(batch_id, VideoStatus(status))] = count
     return [
         {
             "jobId": row.id,
@@ -436,10 +426,10 @@ def open_batches(session: Session) -> list[dict[str, Any]]:
             "priority": Priority(row.priority).value,
             "paused": row.paused,
             "teller": row.teller,
-            "waiting": int(row.waiting or 0),
-            "running": int(row.running or 0),
+            "waiting": counts.get((row.id, VideoStatus.PENDING), 0),
+            "running": counts.get((row.id, VideoStatus.PROCESSING), 0),
         }
-        for row in rows
+        for row in batches
     ]
 
 

@@ -208,6 +208,8 @@ class Video(Base):
         Index("ix_video_heartbeat", "status", "heartbeat_at"),
         # A batch's counts per status (its overall status, fair share between batches).
         Index("ix_video_batch_status", "batch_id", "status"),
+        # The admin's failures by cause, and the newest examples of each.
+        Index("ix_video_failures", "status", "error_code", "completed_at"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )

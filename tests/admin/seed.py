@@ -55,11 +55,13 @@ def seed(
     videos: int = 60,
     per_batch: int = 20,
     spread_days: float = 0.5,
+    running_share: float = 0.05,
     seed: int = 7,
 ) -> Seeded:
     """`videos` videos in batches of `per_batch`, their states drawn at random (fixed
-    seed), ended ones spread over the last `spread_days` days, with stories, failed
-    attempts' costs and stage timings."""
+    seed; `running_share` of them running), ended ones spread over the last `spread_days`
+    days, with stories, failed attempts' costs and stage timings. A batch with videos
+    waiting or running is `processing`, as `crud.settle_batch` keeps it."""
     rng = random.Random(seed)
     now = utcnow()
     seeded = Seeded()
@@ -70,7 +72,7 @@ def seed(
     timing_rows: list[dict[str, object]] = []
     statuses = [
         (VideoStatus.PENDING, 0.25),
-        (VideoStatus.PROCESSING, 0.05),
+        (VideoStatus.PROCESSING, running_share),
         (VideoStatus.COMPLETED, 0.5),
         (VideoStatus.FAILED, 0.15),
         (VideoStatus.CANCELLED, 0.05),
@@ -206,6 +208,15 @@ def seed(
                 if ended_at and ended_at >= _day(now):
                     seeded.failed_today_usd += 0.002
                 seeded.tokens_by_model[str(model)] = seeded.tokens_by_model.get(str(model), 0) + 600
+    open_batches = {
+        row["batch_id"]
+        for row in video_rows
+        if row["status"] in (VideoStatus.PENDING, VideoStatus.PROCESSING)
+    }
+    for batch in batch_rows:
+        if batch["id"] not in open_batches:
+            batch["status"] = BatchStatus.COMPLETED
+            batch["completed_at"] = now
     with engine.begin() as connection:
         for table, rows in (
             (Batch, batch_rows),

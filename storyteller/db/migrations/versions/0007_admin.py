@@ -68,11 +68,13 @@ def upgrade() -> None:
         )
     op.create_index("ix_batch_paused", "batch", ["paused"])
     op.create_index("ix_video_completed_at", "video", ["completed_at"])
+    op.create_index("ix_video_failures", "video", ["status", "error_code", "completed_at"])
     op.create_index("ix_story_created_at", "story", ["created_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_story_created_at", "story")
+    op.drop_index("ix_video_failures", "video")
     op.drop_index("ix_video_completed_at", "video")
     op.drop_index("ix_batch_paused", "batch")
     with op.batch_alter_table("batch") as table:

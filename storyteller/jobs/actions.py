@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
@@ -25,6 +25,7 @@ from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.errors import StorytellerError
 from storyteller.jobs import states
+from storyteller.jobs.queue import PAUSE_LOCK_KEY
 
 
 class JobError(StorytellerError):
@@ -150,6 +151,9 @@ class UserActions:
         """Pause or resume all processing: while paused no engine claims a video (running
         ones finish). Once this returns, no claim anywhere takes a video."""
         with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Waits for the claims under way (see `queue.PAUSE_LOCK_KEY`).
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PAUSE_LOCK_KEY})
             changed = session.execute(
                 update(ServiceState)
                 .where(ServiceState.id == 1)

@@ -30,6 +30,7 @@ two workers off one video): there is no second job store to keep in step with it
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import random
 import socket
@@ -154,9 +155,17 @@ def _claim_statement(*, skip_locked: bool):
 _CLAIM = _claim_statement(skip_locked=False)
 _CLAIM_SKIP_LOCKED = _claim_statement(skip_locked=True)
 _PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
-# FOR SHARE: a pause (an UPDATE of that row) waits for the claims under way and every
-# claim after it sees it, so nothing is claimed once `pause` has answered.
-_PAUSED_SHARED = _PAUSED.with_for_update(read=True)
+# On PostgreSQL every claim holds this advisory lock shared, and a pause takes it
+# exclusively before it writes the flag: the pause waits for the claims under way, and
+# every claim after it sees the flag, so nothing is claimed once the pause has answered.
+# (A row lock FOR SHARE would do the same, but share lockers of a row can starve its
+# writer; the lock manager queues a waiting exclusive lock ahead of new shared ones.)
+PAUSE_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"storyteller.pause").digest()[:8], "big", signed=True
+)
+_PAUSE_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(
+    key=PAUSE_LOCK_KEY
+)
 _PAUSED_BATCHES = select(Batch.id).where(Batch.paused.is_(True))
 _DRAINING = select(WorkerRecord.draining).where(WorkerRecord.id == bindparam("p_worker_id"))
 
@@ -233,7 +242,9 @@ class JobQueue:
     def _claim_in(
         self, session: Session, worker_id: str, limit: int, *, ending: dict[str, int] | None = None
     ) -> list[Attempt]:
-        if session.scalar(_PAUSED_SHARED if self._postgres else _PAUSED):
+        if self._postgres:
+            session.execute(_PAUSE_LOCK_SHARED)
+        if session.scalar(_PAUSED):
             return []  # an admin paused all processing
         if session.scalar(_DRAINING, {"p_worker_id": worker_id}):
             return []  # an admin drained this worker (its engine hears it within a second)

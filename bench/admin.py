@@ -8,9 +8,9 @@ Parts (the issue's targets in brackets):
 - pause: three real `storyteller worker` processes (PostgreSQL) claiming a stream of
   instant videos as fast as they can; then all processing is paused (the call `POST
   /api/admin/pause` makes). Measured from the database: the latest claim of each worker
-  after the pause answered, and how long the pause took to answer. Beside it, a drain
-  order, which an engine reads with its report (every second) [pause effective within
-  1 s on every worker].
+  after the pause answered, and how long the pause took to answer. Beside it, the claims
+  of the second before the pause: what a pause heard one second late would let through
+  [pause effective within 1 s on every worker].
 - first load: the bytes a browser fetches to show /admin (page, CSS, JavaScript and the
   first summary, with 1,000 videos in the database), beside the main page's [< 150 KB].
 - summary: `GET /api/admin/summary`'s queries (and a /metrics scrape's) with 100,000
@@ -20,6 +20,7 @@ Parts (the issue's targets in brackets):
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import statistics
 import sys
@@ -42,7 +43,7 @@ from storyteller.app import create_app  # noqa: E402
 from storyteller.config import Settings  # noqa: E402
 from storyteller.db import crud  # noqa: E402
 from storyteller.db.migrate import migrate  # noqa: E402
-from storyteller.db.models import Video, WorkerRecord  # noqa: E402
+from storyteller.db.models import Video  # noqa: E402
 from storyteller.db.session import make_engine, make_session_factory  # noqa: E402
 from storyteller.db.types import utcnow  # noqa: E402
 from storyteller.jobs.actions import UserActions  # noqa: E402
@@ -68,6 +69,7 @@ def bench_pause(workdir: Path) -> list[Row]:
             cluster.start_all()
             enqueue(cluster, url, 20_000)
             time.sleep(3.0)  # every worker busy claiming
+            before = utcnow()
             asked = time.monotonic()
             actions.set_paused(True)
             answered_in = time.monotonic() - asked
@@ -84,24 +86,14 @@ def bench_pause(workdir: Path) -> list[Row]:
                     .all()
                 )
                 after = session.scalar(select(func.count()).where(Video.started_at > answered))
-                ids = list(session.scalars(select(WorkerRecord.id)))
-            # The drain order, read at the engine's next report: the baseline.
-            actions.set_paused(False)
-            cluster_worker = ids[0]
-            time.sleep(1.0)
-            ordered = utcnow()
-            actions.order_worker(cluster_worker, draining=True)
-            deadline = time.monotonic() + 10
-            heard = None
-            while time.monotonic() < deadline and heard is None:
-                with sessions() as session:
-                    # The report that follows the order (its heartbeat is after it).
-                    beat = session.scalar(
-                        select(WorkerRecord.heartbeat_at).where(WorkerRecord.id == cluster_worker)
+                # What a pause heard one second late would have let through.
+                second = session.scalar(
+                    select(func.count()).where(
+                        Video.started_at > before - dt.timedelta(seconds=1),
+                        Video.started_at <= before,
                     )
-                if beat is not None and beat > ordered:
-                    heard = (beat - ordered).total_seconds()
-                time.sleep(0.02)
+                )
+            actions.set_paused(False)
         engine.dispose()
     worst = max(((t - answered).total_seconds() for t in last.values() if t), default=0.0)
     claimed_workers = len([w for w in last if w])
@@ -109,7 +101,7 @@ def bench_pause(workdir: Path) -> list[Row]:
         (
             f"pause: videos claimed after the pause answered ({claimed_workers} workers busy)",
             f"{after} (latest claim {worst * 1000:+.0f} ms from the answer)",
-            f"{(heard or 0) * 1000:.0f} ms (a drain order heard at the next report)",
+            f"{second} (claims in the second before it: a pause heard 1 s late)",
             "-",
             "effective < 1 s on every worker",
         ),

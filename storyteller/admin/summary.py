@@ -40,8 +40,9 @@ RUNNING_LISTED = 200
 BATCHES_LISTED = 50
 # Stopped workers stay listed this long.
 STOPPED_LISTED = dt.timedelta(hours=1)
-# Stage timings read for the percentiles (SQLite, which has no percentile function).
-TIMINGS_READ = 20_000
+# The newest stage timings the percentiles are taken from on SQLite, which has no
+# percentile function (PostgreSQL takes every timing of the day).
+TIMINGS_READ = 5_000
 MINUTES_A_DAY = 24 * 60
 
 
@@ -195,6 +196,13 @@ def stage_times(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
             {"stage": stage, "count": count, "p50S": round(p50, 3), "p95S": round(p95, 3)}
             for stage, count, p50, p95 in rows
         ]
+    counts = dict(
+        session.execute(
+            select(StageTiming.stage, func.count()).where(recent).group_by(StageTiming.stage)
+        )
+        .tuples()
+        .all()
+    )
     by_stage: dict[str, list[float]] = {}
     for stage, seconds in session.execute(
         select(StageTiming.stage, StageTiming.seconds)
@@ -206,7 +214,7 @@ def stage_times(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     return [
         {
             "stage": stage,
-            "count": len(values),
+            "count": counts.get(stage, len(values)),
             "p50S": round(_percentile(values, 0.5), 3),
             "p95S": round(_percentile(values, 0.95), 3),
         }

@@ -73,14 +73,18 @@ def test_the_dashboard_shows_the_numbers_of_the_database(page: Page, served: Ser
                     select(Video.priority, func.count())
                     .where(Video.status == VideoStatus.PENDING)
                     .group_by(Video.priority)
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
             failed = dict(
                 connection.execute(
                     select(Video.error_code, func.count())
                     .where(Video.status == VideoStatus.FAILED)
                     .group_by(Video.error_code)
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
     finally:
         db.dispose()

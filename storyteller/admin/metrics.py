@@ -16,6 +16,7 @@ batch is deleted, which Prometheus' `rate()` reads as a counter reset.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -194,8 +195,11 @@ class ServiceCollector(Collector):
             "Videos each engine has finished (completed or failed an attempt) since it started.",
             labels=["worker", "host", "kind"],
         )
+        recent = utcnow() - dt.timedelta(hours=1)  # killed engines drop out after an hour
         for worker in self.session.scalars(
-            select(WorkerRecord).where(WorkerRecord.stopped_at.is_(None))
+            select(WorkerRecord).where(
+                WorkerRecord.stopped_at.is_(None), WorkerRecord.heartbeat_at >= recent
+            )
         ):
             labels = [worker.id, worker.host, worker.kind.value]
             alive = worker.heartbeat_at.timestamp() >= silent_before

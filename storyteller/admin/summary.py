@@ -38,7 +38,8 @@ EXAMPLES_PER_CAUSE = 3
 RUNNING_LISTED = 200
 # Batches with waiting or running videos listed for their controls.
 BATCHES_LISTED = 50
-# Stopped workers stay listed this long.
+# Stopped workers, and silent ones (killed: they never said they stopped), stay listed
+# this long.
 STOPPED_LISTED = dt.timedelta(hours=1)
 # The newest stage timings the percentiles are taken from on SQLite, which has no
 # percentile function (PostgreSQL takes every timing of the day).
@@ -353,11 +354,15 @@ def spending(session: Session, settings: Settings, now: dt.datetime) -> dict[str
 
 
 def workers(session: Session, settings: Settings, now: dt.datetime) -> list[dict[str, Any]]:
-    """Engines running, and those stopped in the last hour."""
+    """Engines running, and those stopped (or silent) in the last hour."""
     rows = session.scalars(
         select(WorkerRecord)
         .where(
-            (WorkerRecord.stopped_at.is_(None)) | (WorkerRecord.stopped_at >= now - STOPPED_LISTED)
+            (WorkerRecord.stopped_at >= now - STOPPED_LISTED)
+            | (
+                WorkerRecord.stopped_at.is_(None)
+                & (WorkerRecord.heartbeat_at >= now - STOPPED_LISTED)
+            )
         )
         .order_by(WorkerRecord.started_at)
     )

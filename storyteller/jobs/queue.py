@@ -39,7 +39,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
@@ -65,6 +77,9 @@ RETRY_MAX_S = 300.0
 # The stage of a video whose result comes later (Gemini Batch Mode): it has no worker to
 # heartbeat it, so it is never taken for stalled.
 LATER_STAGE = "batch"
+
+# Rows of engines stopped (or silent) this long are deleted when another one registers.
+WORKERS_KEPT = dt.timedelta(days=7)
 
 # Called in the transaction that ends a video, with its session (see `complete`).
 AlsoInTransaction = Callable[[Session], None]
@@ -581,6 +596,13 @@ class JobQueue:
         host, _, rest = worker_id.partition(":")
         now = utcnow()
         with self._sessions.begin() as session:
+            # Engines gone for a week are forgotten (killed ones never signed off).
+            forgotten = now - WORKERS_KEPT
+            session.execute(
+                delete(WorkerRecord).where(
+                    (WorkerRecord.stopped_at < forgotten) | (WorkerRecord.heartbeat_at < forgotten)
+                )
+            )
             session.execute(
                 insert(WorkerRecord).values(
                     id=worker_id,

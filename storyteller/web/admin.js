@@ -165,7 +165,7 @@ function drawStages(s) {
       el("svg:rect", { class: "p95", x: left, y: 2, height: 16, width: w(st.p95S).toFixed(1) }),
       el("svg:rect", { class: "p50", x: left, y: 2, height: 16, width: w(st.p50S).toFixed(1) }),
       el("svg:text", { x: left + w(st.p95S) + 4, y: 14, text: `${st.p50S.toFixed(1)} / ${st.p95S.toFixed(1)} s` }))));
-  $("#stages").replaceChildren(svg, el("p", { class: "muted", text: "dark: p50, light: p95 (runs: " +
+  $("#stages").replaceChildren(svg, el("p", { class: "muted", text: "inner bar: p50, whole bar: p95 (runs: " +
     s.stages.map((st) => `${st.stage} ${st.count}`).join(", ") + ")" }));
 }
 

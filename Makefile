@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/tellers.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/exports.py
+	$(BIN)/python bench/admin.py
 
 # The README's screenshots, taken by the page's tests in Chromium, and the first page of
 # an exported PDF (poppler-utils' pdftoppm).

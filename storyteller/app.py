@@ -16,12 +16,14 @@ from storyteller import __version__
 from storyteller.accounts.signin import Access, SignInLimiter
 from storyteller.api import (
     accounts,
+    admin,
     errors,
     estimate,
     events,
     exports,
     guard,
     jobs,
+    metrics,
     page,
     system,
     tus,
@@ -115,6 +117,9 @@ def create_app(
     app.include_router(system.gated, dependencies=[Depends(signed_in)], responses=declared)
     app.include_router(accounts.router, responses=declared)
     app.include_router(accounts.gated, responses=declared)
+    # The admin's routes and /metrics: signed in, then `AdminDep` on each.
+    for module in (admin, metrics):
+        app.include_router(module.router, dependencies=[Depends(signed_in)], responses=declared)
     page.install(app)
     return app
 

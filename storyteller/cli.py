@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from storyteller import __version__
-from storyteller.commands import accounts, client, export, local, service
+from storyteller.commands import accounts, admin, client, export, local, service
 
 app = typer.Typer(
     name="storyteller",
@@ -34,6 +34,7 @@ for command in (
     local.estimate,
 ):
     app.command()(command)
+app.add_typer(admin.app, name="admin")
 
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.keys, name="keys")

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         description="A resumable (tus) upload untouched this long, or finished and never "
         "turned into a batch, is deleted.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How `storyteller serve` and `storyteller worker` write their logs: "
+        "`text` (lines for people) or `json` (one JSON object a line, naming the batch and "
+        "the video of every line about one).",
+    )
     cors_origins: list[str] = Field(
         default=[],
         description="Origins of pages on other sites allowed to call the API from a browser "

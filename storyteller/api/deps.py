@@ -153,6 +153,8 @@ CurrentUserDep = Annotated[Viewer, Depends(get_current_user)]
 
 
 async def get_admin(user: CurrentUserDep) -> Viewer:
+    """The one guard of the admin's routes (users, the audit log, `api/admin.py`,
+    `/metrics`): 403 for a member; in the open loopback mode the local user is the admin."""
     if not user.is_admin:
         raise ApiError(403, "only an admin may do this")
     return user

@@ -19,6 +19,12 @@ def page() -> FileResponse:
     return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/admin")
+def admin_page() -> FileResponse:
+    # The dashboard reads its figures itself (GET /api/admin/summary, behind AdminDep).
+    return FileResponse(WEB / "admin.html", headers={"Cache-Control": "no-cache"})
+
+
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/assets", StaticFiles(directory=WEB), name="assets")

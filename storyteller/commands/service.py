@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,12 +89,19 @@ def serve(
         )
     # Live-update streams never end by themselves: on SIGTERM they get a few seconds,
     # then they are closed and the engine stops (browsers reconnect to the next server).
+    from storyteller.logs import uvicorn_config
+
+    options: dict[str, Any] = {}
+    config = uvicorn_config(settings.log_format)
+    if config is not None:
+        options["log_config"] = config
     uvicorn.run(
         create_app(settings, loopback=loopback),
         host=host,
         port=port,
         log_level="info",
         timeout_graceful_shutdown=5,
+        **options,
     )
 
 
@@ -134,19 +141,17 @@ def worker(
     from storyteller.jobs.priorities import parse_queues
     from storyteller.jobs.work import DEFAULT_JOB
     from storyteller.jobs.worker import Worker, WorkerRefused
+    from storyteller.logs import configure
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = load_settings()
+    configure(settings.log_format, logging.INFO)
     try:
         queues = parse_queues(queue or [])
     except ValueError as exc:
         typer.echo(f"storyteller: --queue: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        process = Worker(
-            load_settings(), concurrency=concurrency, job=job or DEFAULT_JOB, queues=queues
-        )
+        process = Worker(settings, concurrency=concurrency, job=job or DEFAULT_JOB, queues=queues)
     except WorkerRefused as exc:
         typer.echo(f"storyteller: {exc.reason}", err=True)
         raise typer.Exit(2) from exc

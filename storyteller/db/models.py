@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -115,6 +117,13 @@ class Batch(Base):
         index=True,
         doc="Who uploaded it; None for batches from before accounts or the open loopback mode.",
     )
+    paused: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        index=True,  # claims look for the few paused batches
+        doc="An admin paused it: its videos are not claimed (running ones finish).",
+    )
 
     videos: Mapped[list[Video]] = relationship(
         back_populates="batch",
@@ -167,7 +176,9 @@ class Video(Base):
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
-    completed_at: Mapped[dt.datetime | None] = mapped_column(doc="When it ended, in any way.")
+    completed_at: Mapped[dt.datetime | None] = mapped_column(
+        index=True, doc="When it ended, in any way."
+    )
     heartbeat_at: Mapped[dt.datetime | None]
     run_after: Mapped[dt.datetime] = mapped_column(
         default=utcnow, doc="Not claimed before this time (retry backoff)."
@@ -202,6 +213,8 @@ class Video(Base):
         Index("ix_video_heartbeat", "status", "heartbeat_at"),
         # A batch's counts per status (its overall status, fair share between batches).
         Index("ix_video_batch_status", "batch_id", "status"),
+        # The admin's failures by cause, and the newest examples of each.
+        Index("ix_video_failures", "status", "error_code", "completed_at"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
@@ -229,7 +242,7 @@ class Story(Base):
     paragraphs: Mapped[list[str]]
     disclaimer: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, doc="The whole story as users read it.")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     # What an AI teller spent on it (None for the local teller).
     tokens_in: Mapped[int | None] = mapped_column(Integer)
@@ -417,3 +430,56 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)
     client: Mapped[str | None] = mapped_column(String(64), doc="The client's address.")
+
+
+# --- running the service (storyteller/admin/) -------------------------------------
+
+
+class ServiceState(Base):
+    """The one row (id 1) of what holds for the whole service: whether processing is
+    paused. Every engine reads it in the transaction that claims, on any machine."""
+
+    __tablename__ = "service_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    changed_at: Mapped[dt.datetime | None]
+
+
+class WorkerKind(StrEnum):
+    EMBEDDED = "embedded"  # the engine inside `storyteller serve`
+    WORKER = "worker"  # a `storyteller worker` process
+
+
+class WorkerRecord(Base):
+    """An engine that runs videos (embedded, or a `storyteller worker`), as it last said:
+    it registers at start and reports every second; the admin's orders (`draining`,
+    `stop_requested`) are read back with each report."""
+
+    __tablename__ = "worker"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True, doc="`host:pid:random`.")
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[WorkerKind] = mapped_column(str_enum(WorkerKind))
+    concurrency: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[list[str]] = mapped_column(doc="The priorities it takes.")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[dt.datetime | None]
+    videos_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    current: Mapped[list[str]] = mapped_column(doc="Ids of the videos it runs now.")
+    draining: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class StageTiming(Base):
+    """How long one stage of one run of a video took, as its engine saw the stages go by."""
+
+    __tablename__ = "stage_timing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

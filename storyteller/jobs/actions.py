@@ -1,19 +1,31 @@
-"""What users do to videos in the queue: cancel, retry, write a story again. The API and
-the command line both call these; each is one transaction that moves videos through
-the named state changes of `states.py` and settles their batch."""
+"""What users do to videos in the queue: cancel, retry, write a story again; and what an
+admin does to the queue: pause and resume all processing or one batch, change a batch's
+priority, retry every failure of one cause, drain and stop workers. The API and the
+command line both call these; each is one transaction that moves videos through the
+named state changes of `states.py` and settles their batch."""
 
 from __future__ import annotations
 
 import random
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
-from storyteller.db.models import ENDED, Video, VideoStatus
+from storyteller.db.models import (
+    ENDED,
+    Batch,
+    Priority,
+    ServiceState,
+    Video,
+    VideoStatus,
+    WorkerRecord,
+)
 from storyteller.db.session import make_session_factory, write_engine
+from storyteller.db.types import utcnow
 from storyteller.errors import StorytellerError
 from storyteller.jobs import states
+from storyteller.jobs.queue import PAUSE_LOCK_KEY
 
 
 class JobError(StorytellerError):
@@ -132,6 +144,104 @@ class UserActions:
             states.fresh_start(video)
             _settle(session, video.batch_id)
             return video
+
+    # --- the admin's controls ---------------------------------------------------------
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume all processing: while paused no engine claims a video (running
+        ones finish). Once this returns, no claim anywhere takes a video."""
+        with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Waits for the claims under way (see `queue.PAUSE_LOCK_KEY`).
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PAUSE_LOCK_KEY})
+            changed = session.execute(
+                update(ServiceState)
+                .where(ServiceState.id == 1)
+                .values(paused=paused, changed_at=utcnow())
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                session.execute(
+                    insert(ServiceState).values(id=1, paused=paused, changed_at=utcnow())
+                )
+
+    def is_paused(self) -> bool:
+        with self._sessions() as session:
+            return bool(session.scalar(select(ServiceState.paused).where(ServiceState.id == 1)))
+
+    def set_batch_paused(self, batch_id: str, paused: bool) -> list[str]:
+        """Pause or resume one batch (its waiting videos are not claimed; running ones
+        finish); returns the ids of its waiting videos."""
+        with self._sessions.begin() as session:
+            batch = _locked_batch(session, batch_id)
+            batch.paused = paused
+            return list(
+                session.scalars(
+                    select(Video.id).where(
+                        Video.batch_id == batch_id, Video.status == VideoStatus.PENDING
+                    )
+                )
+            )
+
+    def set_batch_priority(self, batch_id: str, priority: Priority) -> list[str]:
+        """Change a batch's priority, and its waiting videos' (running ones keep theirs);
+        returns the ids of the videos changed."""
+        with self._sessions.begin() as session:
+            batch = _locked_batch(session, batch_id)
+            batch.priority = priority
+            changed = session.scalars(
+                update(Video)
+                .where(Video.batch_id == batch_id, Video.status == VideoStatus.PENDING)
+                .values(priority=priority)
+                .returning(Video.id)
+            )
+            return sorted(changed)
+
+    def retry_failures(self, code: str) -> list[str]:
+        """Queue again every failed video whose reason is of kind `code` (not those refused
+        at upload, which have no file to run); returns their ids."""
+        with self._sessions.begin() as session:
+            videos = session.scalars(
+                select(Video)
+                .where(
+                    Video.status == VideoStatus.FAILED,
+                    Video.error_code == code,
+                    Video.storage_path != "",
+                )
+                .order_by(Video.id)
+                .with_for_update()
+            ).all()
+            for video in videos:
+                states.fresh_start(video)
+            session.flush()
+            for batch_id in sorted({video.batch_id for video in videos}):
+                crud.settle_batch(session.connection(), batch_id=batch_id)
+            return [video.id for video in videos]
+
+    def order_worker(
+        self, worker_id: str, *, draining: bool | None = None, stop: bool | None = None
+    ) -> WorkerRecord:
+        """Tell a worker to drain (finish what it holds, take nothing new), to take videos
+        again, or to stop; it reads the order at its next report (within a second)."""
+        with self._sessions.begin() as session:
+            worker = session.get(WorkerRecord, worker_id, with_for_update=True)
+            if worker is None:
+                raise NotFound(f"no worker {worker_id}: see `storyteller admin workers`")
+            if worker.stopped_at is not None:
+                raise WrongState(f"worker {worker_id} has already stopped")
+            if draining is not None:
+                worker.draining = draining
+            if stop is not None:
+                worker.stop_requested = stop
+            session.flush()
+            session.expunge(worker)
+            return worker
+
+
+def _locked_batch(session: Session, batch_id: str) -> Batch:
+    batch = session.get(Batch, batch_id, with_for_update=True)
+    if batch is None:
+        raise NotFound("no job with that id")
+    return batch
 
 
 def _locked_video(session: Session, video_id: str, batch_id: str | None) -> Video:

@@ -14,6 +14,11 @@ is gone and requeues them at once, uncharged (the video was not at fault). Video
 workers on other hosts are requeued when their heartbeat is older than
 `heartbeat_timeout_s`.
 
+The engine registers in the `worker` table and reports there every second (what it runs,
+how many videos it has done, the time each stage took), reading back an admin's orders:
+`draining` (finish what it holds, claim nothing new, until the order is lifted) and
+`stop` (as on SIGTERM: the `on_stop` callback, by default stopping this engine).
+
 A result may come later than its attempt (Gemini Batch Mode answers within hours): the
 engine's `later` hook takes such attempts, names the job function that prepares them,
 and holds their results; the engine knows nothing else of it.
@@ -37,13 +42,14 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from storyteller.config import Settings
-from storyteller.db.models import ErrorCause, VideoStatus
+from storyteller.db.models import ErrorCause, VideoStatus, WorkerKind
 from storyteller.db.types import utcnow
 from storyteller.jobs.attempt import Attempt, Result
 from storyteller.jobs.budget import Budget
 from storyteller.jobs.job_process import worker_main
-from storyteller.jobs.queue import JobQueue, new_worker_id
+from storyteller.jobs.queue import JobQueue, Orders, Timing, new_worker_id
 from storyteller.jobs.work import DEFAULT_JOB
+from storyteller.logs import about
 from storyteller.storage.objects import check_key, video_store
 
 log = logging.getLogger(__name__)
@@ -100,6 +106,7 @@ class _Slot:
     stage: str | None = None
     progress: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    stage_since: float = field(default_factory=time.monotonic)  # when `stage` began
     announced: tuple[str | None, int] = (None, -1)  # stage and percent last announced
     last_message: float = field(default_factory=time.monotonic)  # when the worker last spoke
 
@@ -123,6 +130,8 @@ class EmbeddedEngine:
         queue: JobQueue | None = None,
         on_change: Callable[[list[str]], None] | None = None,
         later: Later | None = None,
+        kind: WorkerKind = WorkerKind.EMBEDDED,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.concurrency = concurrency or settings.concurrent_jobs
         if self.concurrency > 1 and not settings.whisper_threads:
@@ -151,6 +160,13 @@ class EmbeddedEngine:
         # Stories the workers finished, handed in with the next claim (`_hand_in_and_fill`).
         self._finished: list[tuple[Attempt, Result]] = []
         self._hand_in_failures = 0
+        # The registry: what this engine reports, and what an admin ordered it.
+        self.kind = kind
+        self.on_stop = on_stop or self._stop_in_background
+        self.videos_done = 0
+        self._timings: list[Timing] = []
+        self.orders = Orders()
+        self._stopping = threading.Lock()
 
     # --- control -------------------------------------------------------------
 
@@ -166,6 +182,7 @@ class EmbeddedEngine:
         # The budgets may have changed since videos were held back for them.
         self.on_change(self.budget.release_holds())
         _LIVE_WORKER_IDS.add(self.worker_id)
+        self.queue.register(self.worker_id, kind=self.kind, concurrency=self.concurrency)
         self._slots = [self._spawn() for _ in range(self.concurrency)]
         self._thread = threading.Thread(
             target=self._supervise, name="storyteller-engine", daemon=True
@@ -183,6 +200,10 @@ class EmbeddedEngine:
     def stop(self, grace_s: float | None = None) -> None:
         """Stop taking videos; let running ones finish for up to `grace_s` (default: the
         setting), then give the rest back to the queue without charging an attempt."""
+        with self._stopping:  # an admin's stop and the server's may come together
+            self._stop(grace_s)
+
+    def _stop(self, grace_s: float | None) -> None:
         if self._thread is None:
             return
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
@@ -208,10 +229,15 @@ class EmbeddedEngine:
                     "video %s (%s) back in the queue: this worker is stopping",
                     attempt.video_id,
                     attempt.name,
+                    extra=about(batch=attempt.batch_id, video=attempt.video_id),
                 )
                 self.on_change([attempt.video_id])
         self._slots = []
         _LIVE_WORKER_IDS.discard(self.worker_id)
+        try:
+            self.queue.sign_off(self.worker_id)
+        except Exception:  # the database may be away: the row then just goes silent
+            log.warning("could not mark worker %s stopped", self.worker_id, exc_info=True)
         with self._wake_lock:
             self._wake_writer.close()
             self._wake_reader.close()
@@ -230,8 +256,12 @@ class EmbeddedEngine:
             "worker_id": self.worker_id,
             "workers": len(self._slots),
             "running": self.running_videos(),
-            "draining": self._draining.is_set(),
+            "draining": self._draining.is_set() or self.orders.draining,
         }
+
+    def _stop_in_background(self) -> None:
+        """An admin's stop of the engine inside a server: the server goes on serving."""
+        threading.Thread(target=self.stop, name="storyteller-engine-stop", daemon=True).start()
 
     # --- the supervisor thread -----------------------------------------------
 
@@ -245,6 +275,7 @@ class EmbeddedEngine:
                 if now - last_heartbeat >= HEARTBEAT_EVERY_S:
                     last_heartbeat = now
                     self._heartbeat()
+                    self._report()
                 if now - self._last_recovery >= recovery_every_s(self.settings):
                     self._last_recovery = now
                     recovered = self.queue.recover_stalled(
@@ -276,7 +307,7 @@ class EmbeddedEngine:
         for the next look when the database is away."""
         idle = (
             []
-            if self._draining.is_set()
+            if self._draining.is_set() or self.orders.draining
             else [slot for slot in self._slots if slot.ready and slot.attempt is None]
         )
         finished = self._finished
@@ -302,16 +333,26 @@ class EmbeddedEngine:
         self._finished, self._hand_in_failures = [], 0
         for attempt, _ in finished:
             if attempt.video_id in kept:
-                log.info("video %s (%s) completed", attempt.video_id, attempt.name)
+                log.info(
+                    "video %s (%s) completed",
+                    attempt.video_id,
+                    attempt.name,
+                    extra=about(batch=attempt.batch_id, video=attempt.video_id),
+                )
             else:
                 log.info(
                     "video %s (%s): story not kept, the video was cancelled or taken over",
                     attempt.video_id,
                     attempt.name,
+                    extra=about(batch=attempt.batch_id, video=attempt.video_id),
                 )
         for attempt in claims:
             log.info(
-                "starting video %s (%s), attempt %d", attempt.video_id, attempt.name, attempt.number
+                "starting video %s (%s), attempt %d",
+                attempt.video_id,
+                attempt.name,
+                attempt.number,
+                extra=about(batch=attempt.batch_id, video=attempt.video_id),
             )
         self._fill_slots(idle, claims)
         changed = sorted(kept) + [attempt.video_id for attempt in claims]
@@ -346,7 +387,7 @@ class EmbeddedEngine:
         later = self.later is not None and self.later.takes(attempt)
         job = self.later.job if later and self.later is not None else self.job
         slot.attempt, slot.stage, slot.progress = attempt, None, 0.0
-        slot.started = slot.last_message = time.monotonic()
+        slot.started = slot.last_message = slot.stage_since = time.monotonic()
         slot.announced = (None, 0)
         try:
             slot.conn.send((job, attempt))
@@ -361,7 +402,13 @@ class EmbeddedEngine:
         verdict = self.budget.admit(attempt, path, utcnow())
         if verdict.allowed:
             return True
-        log.info("video %s (%s) held back: %s", attempt.video_id, attempt.name, verdict.reason)
+        log.info(
+            "video %s (%s) held back: %s",
+            attempt.video_id,
+            attempt.name,
+            verdict.reason,
+            extra=about(batch=attempt.batch_id, video=attempt.video_id),
+        )
         self.queue.release(attempt, until=verdict.until, reason=verdict.reason)
         self.on_change([attempt.video_id])
         return False
@@ -387,14 +434,58 @@ class EmbeddedEngine:
                 elif kind == "progress":
                     video_id, stage, fraction = payload
                     if slot.attempt is not None and slot.attempt.video_id == video_id:
+                        if stage != slot.stage:
+                            self._stage_ended(slot)
+                            slot.stage_since = slot.last_message
                         slot.stage, slot.progress = stage, fraction
                 elif kind == "done":
                     video_id, result = payload
                     if slot.attempt is not None and slot.attempt.video_id == video_id:
+                        self._stage_ended(slot)
+                        self.videos_done += 1
                         attempt, slot.attempt = slot.attempt, None
                         self._record(attempt, result)
         except (EOFError, OSError):
             self._worker_died(slot)
+
+    def _stage_ended(self, slot: _Slot) -> None:
+        """Keep how long the slot's stage took, for the next report."""
+        if slot.attempt is not None and slot.stage:
+            self._timings.append(
+                Timing(
+                    slot.attempt.video_id,
+                    slot.stage,
+                    max(0.0, time.monotonic() - slot.stage_since),
+                    utcnow(),
+                )
+            )
+
+    def _report(self) -> None:
+        """Tell the registry this engine lives (with its videos and stage timings), and
+        follow the admin's orders read back: drain, or stop."""
+        timings, self._timings = self._timings, []
+        try:
+            orders = self.queue.report(
+                self.worker_id,
+                # Stories not yet handed in are still this engine's videos.
+                current=self.running_videos() + [a.video_id for a, _ in self._finished],
+                videos_done=self.videos_done,
+                timings=timings,
+            )
+        except Exception:
+            self._timings = timings + self._timings  # kept for the next report
+            raise
+        if orders.draining != self.orders.draining:
+            log.info(
+                "worker %s %s",
+                self.worker_id,
+                "draining" if orders.draining else "taking videos again",
+            )
+        if orders.stop and not self.orders.stop:
+            log.info("worker %s: an admin asked it to stop", self.worker_id)
+            self.orders = orders
+            self.on_stop()
+        self.orders = orders
 
     def _record(self, attempt: Attempt, result: Result) -> None:
         """A story waits to be handed in with the next claim; a failure is kept at once;
@@ -414,13 +505,21 @@ class EmbeddedEngine:
                 attempt.video_id,
                 attempt.name,
                 result.why.reason,
+                extra=about(batch=attempt.batch_id, video=attempt.video_id),
             )
             return
         ended = {
             VideoStatus.PENDING: "back in the queue for another try",
             VideoStatus.COMPLETED: "kept its earlier story",
         }.get(status, str(status))
-        log.info("video %s (%s) %s: %s", attempt.video_id, attempt.name, ended, result.why.reason)
+        log.info(
+            "video %s (%s) %s: %s",
+            attempt.video_id,
+            attempt.name,
+            ended,
+            result.why.reason,
+            extra=about(batch=attempt.batch_id, video=attempt.video_id),
+        )
         self.on_change([attempt.video_id])
 
     def _heartbeat(self) -> None:
@@ -434,7 +533,10 @@ class EmbeddedEngine:
                 # Alive but silent for minutes: stuck in a stage. Its video goes back to
                 # the queue (or fails once out of attempts) and the worker is replaced.
                 log.warning(
-                    "worker %s silent on %s; replacing it", slot.process.pid, slot.attempt.video_id
+                    "worker %s silent on %s; replacing it",
+                    slot.process.pid,
+                    slot.attempt.video_id,
+                    extra=about(batch=slot.attempt.batch_id, video=slot.attempt.video_id),
                 )
                 slot.process.kill()
                 self._worker_died(slot)
@@ -454,7 +556,11 @@ class EmbeddedEngine:
         for slot in running:
             if slot.attempt is not None and slot.attempt.video_id in lost:
                 # Cancelled (or recovered elsewhere): stop working on it at once.
-                log.info("stopping %s: it was cancelled", slot.attempt.video_id)
+                log.info(
+                    "stopping %s: it was cancelled",
+                    slot.attempt.video_id,
+                    extra=about(batch=slot.attempt.batch_id, video=slot.attempt.video_id),
+                )
                 slot.attempt = None
                 self._replace(slot)
 

@@ -13,8 +13,13 @@ share between the batches of that priority (the batch with the fewest videos run
 goes first, ties to the older batch), then upload order inside the batch. A new batch
 therefore starts at once beside a large backlog instead of behind it.
 
+Nothing is claimed while an admin has paused processing (the `service_state` row, read
+in the claiming transaction: every engine on every machine sees it at its next claim) nor
+from a paused batch. Each engine registers in the `worker` table and reports there every
+second (`register`, `report`), reading back the admin's orders: drain, stop.
+
 This module holds the worker's side (claim, heartbeat, complete, fail, release, defer,
-recover); what users do to videos is in `actions.py`, the spending budgets in
+recover, register, report); what users do to videos is in `actions.py`, the spending budgets in
 `budget.py`, and every state change either makes is one function of `states.py`.
 
 The same queue serves one machine (the embedded engine, on SQLite or PostgreSQL) and
@@ -25,18 +30,42 @@ two workers off one video): there is no second job store to keep in step with it
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import random
 import socket
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
-from storyteller.db.models import AttemptCost, Priority, Video, VideoStatus
+from storyteller.db.models import (
+    AttemptCost,
+    Batch,
+    Priority,
+    ServiceState,
+    StageTiming,
+    Video,
+    VideoStatus,
+    WorkerKind,
+    WorkerRecord,
+)
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.jobs import states
@@ -49,6 +78,9 @@ RETRY_MAX_S = 300.0
 # heartbeat it, so it is never taken for stalled.
 LATER_STAGE = "batch"
 
+# Rows of engines stopped (or silent) this long are deleted when another one registers.
+WORKERS_KEPT = dt.timedelta(days=7)
+
 # Called in the transaction that ends a video, with its session (see `complete`).
 AlsoInTransaction = Callable[[Session], None]
 
@@ -56,6 +88,24 @@ AlsoInTransaction = Callable[[Session], None]
 def new_worker_id() -> str:
     """`host:pid:random`: unique, and it names the process to look for when recovering."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Orders:
+    """What an admin asked of a worker, read back with its report."""
+
+    draining: bool = False  # finish what it holds, take nothing new
+    stop: bool = False  # stop as on SIGTERM
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One stage of one video, as an engine saw it go by."""
+
+    video_id: str
+    stage: str
+    seconds: float
+    ended_at: dt.datetime
 
 
 def retry_delay(attempt: int, *, base_s: float = RETRY_BASE_S, max_s: float = RETRY_MAX_S) -> float:
@@ -119,6 +169,20 @@ def _claim_statement(*, skip_locked: bool):
 
 _CLAIM = _claim_statement(skip_locked=False)
 _CLAIM_SKIP_LOCKED = _claim_statement(skip_locked=True)
+_PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
+# On PostgreSQL every claim holds this advisory lock shared, and a pause takes it
+# exclusively before it writes the flag: the pause waits for the claims under way, and
+# every claim after it sees the flag, so nothing is claimed once the pause has answered.
+# (A row lock FOR SHARE would do the same, but share lockers of a row can starve its
+# writer; the lock manager queues a waiting exclusive lock ahead of new shared ones.)
+PAUSE_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"storyteller.pause").digest()[:8], "big", signed=True
+)
+_PAUSE_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(
+    key=PAUSE_LOCK_KEY
+)
+_PAUSED_BATCHES = select(Batch.id).where(Batch.paused.is_(True))
+_DRAINING = select(WorkerRecord.draining).where(WorkerRecord.id == bindparam("p_worker_id"))
 
 
 def held_by(attempt: Attempt) -> tuple:
@@ -193,10 +257,19 @@ class JobQueue:
     def _claim_in(
         self, session: Session, worker_id: str, limit: int, *, ending: dict[str, int] | None = None
     ) -> list[Attempt]:
+        if self._postgres:
+            session.execute(_PAUSE_LOCK_SHARED)
+        if session.scalar(_PAUSED):
+            return []  # an admin paused all processing
+        if session.scalar(_DRAINING, {"p_worker_id": worker_id}):
+            return []  # an admin drained this worker (its engine hears it within a second)
+        paused = set(session.scalars(_PAUSED_BATCHES))
         now = utcnow()
         claims: list[Attempt] = []
         while len(claims) < limit:
-            taken = self._claim_some(session, worker_id, now, limit - len(claims), ending or {})
+            taken = self._claim_some(
+                session, worker_id, now, limit - len(claims), ending or {}, paused
+            )
             if not taken:
                 break
             claims.extend(taken)
@@ -209,11 +282,12 @@ class JobQueue:
         now: dt.datetime,
         limit: int,
         ending: dict[str, int],
+        paused: set[str],
     ) -> list[Attempt]:
         """Up to `limit` videos of the first priority that has videos ready, keeping fair
         share between its batches (the running counts are updated as videos are taken;
-        `ending`: videos per batch that are running but about to end). Empty when
-        nothing is ready."""
+        `ending`: videos per batch that are running but about to end; `paused`: batches
+        not to take from). Empty when nothing is ready."""
         connection = session.connection()  # plain statements: no ORM object is needed
         running: dict[str, int] = {batch: -count for batch, count in ending.items()}
         waiting: dict[Priority, dict[str, dt.datetime]] = {}
@@ -224,7 +298,7 @@ class JobQueue:
         ).tuples():
             if status == VideoStatus.PROCESSING:
                 running[batch_id] = running.get(batch_id, 0) + count
-            elif Priority(priority) in self.priorities:
+            elif Priority(priority) in self.priorities and batch_id not in paused:
                 waiting.setdefault(Priority(priority), {})[batch_id] = oldest
         if not waiting:
             return []
@@ -512,3 +586,88 @@ class JobQueue:
                 .distinct()
             )
             return [worker for worker in session.scalars(stmt) if worker]
+
+    # --- the workers' registry ------------------------------------------------------
+
+    def register(
+        self, worker_id: str, *, kind: WorkerKind, concurrency: int, pid: int | None = None
+    ) -> None:
+        """Enter this engine in the `worker` table (host and process from its id)."""
+        host, _, rest = worker_id.partition(":")
+        now = utcnow()
+        with self._sessions.begin() as session:
+            # Engines gone for a week are forgotten (killed ones never signed off).
+            forgotten = now - WORKERS_KEPT
+            session.execute(
+                delete(WorkerRecord).where(
+                    (WorkerRecord.stopped_at < forgotten) | (WorkerRecord.heartbeat_at < forgotten)
+                )
+            )
+            session.execute(
+                insert(WorkerRecord).values(
+                    id=worker_id,
+                    host=host,
+                    pid=pid if pid is not None else int(rest.partition(":")[0] or 0),
+                    kind=kind,
+                    concurrency=concurrency,
+                    queues=[priority.value for priority in Priority if priority in self.priorities],
+                    started_at=now,
+                    heartbeat_at=now,
+                    videos_done=0,
+                    current=[],
+                    draining=False,
+                    stop_requested=False,
+                )
+            )
+
+    def report(
+        self,
+        worker_id: str,
+        *,
+        current: list[str],
+        videos_done: int,
+        timings: Iterable[Timing] = (),
+    ) -> Orders:
+        """Say this engine is alive, what it runs and has done, and keep the stage timings
+        it saw; the admin's orders for it come back."""
+        timings = list(timings)
+        with self._sessions.begin() as session:
+            if self._postgres:  # as a heartbeat: the next one comes within a second
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            row = session.execute(
+                update(WorkerRecord)
+                .where(WorkerRecord.id == worker_id)
+                .values(heartbeat_at=utcnow(), current=current, videos_done=videos_done)
+                .returning(WorkerRecord.draining, WorkerRecord.stop_requested)
+            ).first()
+            if timings:
+                # Only of videos still there (a batch deleted meanwhile took its own).
+                present = set(
+                    session.scalars(
+                        select(Video.id).where(Video.id.in_({t.video_id for t in timings}))
+                    )
+                )
+                rows = [
+                    {
+                        "video_id": t.video_id,
+                        "stage": t.stage[:32],
+                        "seconds": t.seconds,
+                        "ended_at": t.ended_at,
+                    }
+                    for t in timings
+                    if t.video_id in present
+                ]
+                if rows:
+                    session.execute(insert(StageTiming), rows)
+        if row is None:
+            return Orders()
+        return Orders(draining=bool(row.draining), stop=bool(row.stop_requested))
+
+    def sign_off(self, worker_id: str) -> None:
+        """This engine stopped: it stays listed (stopped) for the admin to see."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(WorkerRecord)
+                .where(WorkerRecord.id == worker_id)
+                .values(stopped_at=utcnow(), current=[])
+            )

@@ -8,7 +8,10 @@ adds: every change is sent to the web processes with NOTIFY (`db/notify.py`), a 
 on the queue channel (an upload, a retry) wakes it, its log names each video it starts
 and how it ends, an optional `/health` endpoint says whether it is working, and SIGTERM
 or SIGINT stops it gracefully (running videos finish within `shutdown_grace_s`, the
-rest go back to the queue without charging an attempt).
+rest go back to the queue without charging an attempt), as does an admin's stop
+(`storyteller admin stop WORKER`). A drained worker (`storyteller admin drain WORKER`)
+finishes what it holds and then stays up, idle, listed as drained, until the drain is
+lifted or it is stopped: whoever drains a machine decides when it goes.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from storyteller.config import Settings
 from storyteller.db.migrate import migrate
-from storyteller.db.models import Priority
+from storyteller.db.models import Priority, WorkerKind
 from storyteller.db.notify import QUEUE_CHANNEL, Listener, Notifier
 from storyteller.db.session import default_database_url, make_engine
 from storyteller.errors import StorytellerError
@@ -88,6 +91,7 @@ class Worker:
             "concurrency": engine.concurrency if engine else self.concurrency,
             "queues": [priority.value for priority in self.queues],
             "running": engine.running_videos() if engine else [],
+            "draining": bool(engine and engine.orders.draining),
             "uptime_s": round(time.monotonic() - self.started, 1),
         }
 
@@ -125,6 +129,8 @@ class Worker:
             queue=queue,
             on_change=notifier.changed,
             later=later_hook(self.settings, db, queue, on_change=notifier.changed),
+            kind=WorkerKind.WORKER,
+            on_stop=self.stop,  # an admin's stop: as SIGTERM
         )
         listener = Listener(
             url, {QUEUE_CHANNEL: lambda _: engine.wake()}, name="storyteller-queue-listen"

@@ -42,11 +42,15 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure(log_format: str, level: int = logging.INFO) -> None:
-    """Logging of a `storyteller worker` (or any process without uvicorn)."""
+    """Logging of a `storyteller worker` (or any process without uvicorn) to stderr. As
+    `logging.basicConfig`, it leaves a process whose logging is already set up alone (a
+    command run inside another program, such as a test runner, keeps that program's)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level)
 
 

@@ -104,9 +104,13 @@ async def test_batch_controls_and_retry_by_cause(
     make_client: MakeClient, database_url: str
 ) -> None:
     client = await make_client(start_engine=True, job=SCRIPTED, max_concurrent_jobs=1)
+    # Uploaded while all processing is paused, so the engine cannot take the video before
+    # its batch is paused.
+    await client.post("/api/admin/pause")
     held = await upload(client, "ok-held.mp4")
     paused = await client.post(f"/api/admin/jobs/{held['jobId']}/pause")
     assert paused.json() == {"jobId": held["jobId"], "paused": True, "priority": None, "videos": 1}
+    await client.post("/api/admin/resume")
     failing = await upload(client, "reject-1.mp4", "reject-2.mp4")
     await wait_for_job(client, failing["jobId"], timeout=30)
     assert (await client.get(f"/api/job/{held['jobId']}")).json()["videos"][0][

@@ -24,6 +24,7 @@ from storyteller.api import (
     guard,
     jobs,
     metrics,
+    oidc,
     page,
     system,
     tus,
@@ -117,6 +118,8 @@ def create_app(
     app.include_router(system.gated, dependencies=[Depends(signed_in)], responses=declared)
     app.include_router(accounts.router, responses=declared)
     app.include_router(accounts.gated, responses=declared)
+    app.state.oidc = oidc.provider(settings)
+    app.include_router(oidc.router, responses=declared)
     # The admin's routes and /metrics: signed in, then `AdminDep` on each.
     for module in (admin, metrics):
         app.include_router(module.router, dependencies=[Depends(signed_in)], responses=declared)

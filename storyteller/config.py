@@ -150,6 +150,35 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="The window in which failed sign-ins are counted."
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="The address browsers reach the service at (e.g. `https://stories.example`), "
+        "for the OpenID Connect redirect URI; default: the address of the request.",
+    )
+    oidc_issuer: str = Field(
+        default="",
+        description="Issuer URL of an OpenID Connect provider to sign in with (its discovery "
+        "document is `ISSUER/.well-known/openid-configuration`); empty: off.",
+    )
+    oidc_client_id: str = Field(
+        default="", description="This service's client id at the OpenID Connect provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="This service's client secret at the OpenID Connect provider (it also "
+        "signs the short-lived state of a sign-in in progress).",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="Scopes asked of the OpenID Connect provider (space-separated).",
+    )
+    oidc_user_claim: str = Field(
+        default="preferred_username",
+        min_length=1,
+        description="The ID token's claim that names the user here; only an existing user "
+        "who is not disabled signs in.",
+    )
+
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."
@@ -416,6 +445,20 @@ class Settings(BaseSettings):
     def uses_postgres(self) -> bool:
         """Whether the database is PostgreSQL (rather than the default SQLite file)."""
         return (self.database_url or "").startswith(("postgresql", "postgres:"))
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        if self.oidc_issuer and not (
+            self.oidc_client_id
+            and self.oidc_client_secret
+            and self.oidc_client_secret.get_secret_value()
+        ):
+            raise ValueError(
+                "STORYTELLER_OIDC_ISSUER needs STORYTELLER_OIDC_CLIENT_ID and "
+                "STORYTELLER_OIDC_CLIENT_SECRET: register this service with the provider as a "
+                "confidential client whose redirect URI is PUBLIC_URL/api/auth/oidc/callback"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_storage(self) -> Settings:

@@ -225,6 +225,26 @@ def sign_in(
     if user is None or not matches or user.disabled:
         audit(session, actor=name[:64], action="sign_in_failed", client=client)
         return None
+    return start_session(session, user, hours=hours, client=client)
+
+
+def sign_in_named(
+    session: Session, *, name: str, hours: float, client: str | None, how: str
+) -> tuple[Viewer, str] | None:
+    """Sign in a user someone we trust has vouched for (`how`: "oidc"): the user and a
+    new cookie token, or None when no such user exists or they are disabled (audited
+    either way, with `how` as the detail). Nobody is created. The caller commits."""
+    user = session.scalars(select(User).where(User.name == name)).one_or_none()
+    if user is None or user.disabled:
+        audit(session, actor=name[:64], action="sign_in_failed", detail=how, client=client)
+        return None
+    return start_session(session, user, hours=hours, client=client, detail=how)
+
+
+def start_session(
+    session: Session, user: User, *, hours: float, client: str | None, detail: str | None = None
+) -> tuple[Viewer, str]:
+    """A new sign-in row for `user` and its cookie token, audited as `sign_in`."""
     token = new_session_token()
     now = utcnow()
     # The user's expired sessions go as a new one comes: the table never grows for long.
@@ -237,7 +257,7 @@ def sign_in(
             expires_at=now + dt.timedelta(hours=hours),
         )
     )
-    audit(session, actor=user.name, action="sign_in", client=client)
+    audit(session, actor=user.name, action="sign_in", detail=detail, client=client)
     return viewer_of(user), token
 
 

@@ -23,6 +23,7 @@ from storyteller.api.deps import (
     signed_in,
 )
 from storyteller.api.errors import ApiError
+from storyteller.config import Settings
 from storyteller.db.models import ApiKey, AuditEntry, Priority, Role, User
 
 router = APIRouter(tags=["accounts"])
@@ -116,6 +117,14 @@ async def login(
         raise ApiError(401, SignInFailed().reason)
     access.limiter.succeeded(credentials.name)
     viewer, token = signed
+    set_session_cookie(response, token, request=request, settings=settings)
+    return _viewer_public(viewer)
+
+
+def set_session_cookie(
+    response: Response, token: str, *, request: Request, settings: Settings
+) -> None:
+    """The sign-in cookie, however the user signed in (password or OpenID Connect)."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -125,7 +134,6 @@ async def login(
         secure=request.url.scheme == "https",
         path="/",
     )
-    return _viewer_public(viewer)
 
 
 @router.post("/api/auth/logout", status_code=204, summary="Sign out")

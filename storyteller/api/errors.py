@@ -86,7 +86,7 @@ MEANINGS = {
     429: "Too many: open uploads, failed sign-ins, or a quota (the message says what resets when)",
     460: "Upload-Checksum does not match the bytes (tus)",
     500: "A fault of ours; the server's log says what",
-    503: "The storage every process shares is away or refuses us",
+    503: "The storage every process shares, or the sign-in provider, is away or refuses us",
     507: "The disk is too full to keep the upload",
 }
 

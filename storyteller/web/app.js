@@ -37,6 +37,16 @@ function showSignIn() {
   stopWatching();
   show("sign-in");
   $("#sign-in-name").focus();
+  showSignInMethods();
+}
+
+// "Sign in with HOST" when the service signs in through an OpenID Connect provider.
+async function showSignInMethods() {
+  try {
+    const methods = await api("GET", "/api/auth/methods");
+    $("#sign-in-oidc-link").textContent = methods.oidc ? `Sign in with ${methods.oidc}` : "";
+    $("#sign-in-oidc").hidden = !methods.oidc;
+  } catch { /* the password form alone */ }
 }
 
 async function whoAmI() {

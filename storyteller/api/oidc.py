@@ -194,7 +194,7 @@ async def oidc_callback(
         raise ApiError(
             401,
             f"{name!r} is not a user here, or is disabled: an admin adds them with "
-            f"`storyteller users add {name} --role member` (no password needed)",
+            f"`storyteller users add {name} --role member --no-password`",
         )
     response = RedirectResponse("/", status_code=302)
     set_session_cookie(response, signed[1], request=request, settings=settings)

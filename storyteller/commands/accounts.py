@@ -86,11 +86,20 @@ def add(
         PriorityChoice, typer.Option(help="Their batches' priority: high, normal or low.")
     ] = PriorityChoice.normal,
     password_stdin: PasswordStdin = False,
+    no_password: Annotated[
+        bool,
+        typer.Option(
+            "--no-password",
+            help="No password: they sign in only through the OpenID Connect provider "
+            "(STORYTELLER_OIDC_ISSUER) or a trusted proxy.",
+        ),
+    ] = False,
 ) -> None:
-    """Add a user (asks for the password, or reads it with --password-stdin)."""
+    """Add a user (asks for the password, or reads it with --password-stdin; none with
+    --no-password)."""
     from storyteller.accounts.users import add_user
 
-    password = _password(password_stdin)
+    password = None if no_password else _password(password_stdin)
     with _database() as session:
         add_user(session, name=name, role=role.value, password=password, priority=priority.value)
     typer.echo(f"added {name} ({role.value})")

@@ -4,120 +4,26 @@ in-process with the redirects followed by hand."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import RSAKey
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from storyteller.accounts import users
 from storyteller.app import create_app
 from storyteller.config import Settings
 from storyteller.db.models import AuditEntry
 from storyteller.db.session import make_engine
-from tests.service.server import served_in_thread
+from tests.accounts.provider import CLIENT_ID, CLIENT_SECRET, Provider, provider_served
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
-
-CLIENT_ID = "storyteller-test"
-CLIENT_SECRET = "a-secret-only-the-test-knows"
-
-
-@dataclass
-class Provider:
-    """The provider's state: who it says signed in, how it signs, what it was sent."""
-
-    issuer: str = ""
-    user: str = "ann"
-    key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"}))
-    # Signs ID tokens with this key instead (one the JWKS does not hold) when set.
-    forged_by: RSAKey | None = None
-    codes: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def app(self) -> Starlette:
-        async def discovery(request: Request) -> Response:
-            return JSONResponse(
-                {
-                    "issuer": self.issuer,
-                    "authorization_endpoint": f"{self.issuer}/authorize",
-                    "token_endpoint": f"{self.issuer}/token",
-                    "jwks_uri": f"{self.issuer}/jwks",
-                    "response_types_supported": ["code"],
-                    "subject_types_supported": ["public"],
-                    "id_token_signing_alg_values_supported": ["RS256"],
-                }
-            )
-
-        async def authorize(request: Request) -> Response:
-            asked = dict(request.query_params)
-            assert asked["client_id"] == CLIENT_ID and asked["response_type"] == "code"
-            code = secrets.token_urlsafe(16)
-            self.codes[code] = asked
-            back = {"code": code, "state": asked["state"]}
-            return RedirectResponse(f"{asked['redirect_uri']}?{urlencode(back)}", status_code=302)
-
-        async def token(request: Request) -> Response:
-            form = await request.form()
-            basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-            if request.headers.get("authorization") != f"Basic {basic}":
-                return JSONResponse({"error": "invalid_client"}, status_code=401)
-            asked = self.codes.pop(str(form.get("code")), None)
-            verifier = str(form.get("code_verifier"))
-            challenge = (
-                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-                .rstrip(b"=")
-                .decode()
-            )
-            if asked is None or asked["code_challenge"] != challenge:
-                return JSONResponse({"error": "invalid_grant"}, status_code=400)
-            now = int(time.time())
-            claims = {
-                "iss": self.issuer,
-                "sub": f"sub-{self.user}",
-                "aud": CLIENT_ID,
-                "iat": now,
-                "exp": now + 300,
-                "nonce": asked["nonce"],
-                "preferred_username": self.user,
-            }
-            key = self.forged_by or self.key
-            id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
-            return JSONResponse(
-                {
-                    "access_token": "at",
-                    "token_type": "Bearer",
-                    "expires_in": 300,
-                    "id_token": id_token,
-                }
-            )
-
-        async def jwks(request: Request) -> Response:
-            return JSONResponse(KeySet([self.key]).as_dict(private=False))
-
-        return Starlette(
-            routes=[
-                Route("/.well-known/openid-configuration", discovery),
-                Route("/authorize", authorize),
-                Route("/token", token, methods=["POST"]),
-                Route("/jwks", jwks),
-            ]
-        )
 
 
 @pytest.fixture
@@ -127,9 +33,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    state = Provider()
-    with served_in_thread(state.app()) as address:
-        state.issuer = address
+    with provider_served() as state:
         yield state
 
 
@@ -286,6 +190,28 @@ async def test_an_id_token_signed_by_another_key_is_refused(
     provider.forged_by = RSAKey.generate_key(2048, parameters={"kid": "k1"})
     refused = await client.get(await to_provider(client))
     assert refused.status_code == 401
+    assert "ID token is not valid" in refused.json()["error"]
+    assert (await client.get("/api/jobs")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"aud": "another-client"},
+        {"iss": "http://127.0.0.1:1/another-issuer"},
+        {"nonce": "a-nonce-of-another-sign-in"},
+        {"exp": 1_000_000_000, "iat": 999_999_000},
+    ],
+    ids=["audience", "issuer", "nonce", "expired"],
+)
+async def test_an_id_token_with_a_wrong_claim_is_refused(
+    make_app: MakeApp, provider: Provider, database_url: str, wrong: dict[str, object]
+) -> None:
+    client = await oidc_app(make_app, provider)
+    add_user(database_url, "ann")
+    provider.wrong_claims = wrong
+    refused = await client.get(await to_provider(client))
+    assert refused.status_code == 401, refused.text
     assert "ID token is not valid" in refused.json()["error"]
     assert (await client.get("/api/jobs")).status_code == 401
 

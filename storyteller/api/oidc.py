@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -73,6 +73,9 @@ async def get_provider(request: Request) -> StarletteOAuth2App:
     return client
 
 
+ProviderDep = Annotated[StarletteOAuth2App, Depends(get_provider)]
+
+
 def _state_key(settings: Settings) -> OctKey:
     """The state cookie's HMAC key: from the client secret, whatever its length."""
     secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else ""
@@ -103,7 +106,7 @@ def methods(settings: SettingsDep) -> SignInMethods:
 async def oidc_login(
     request: Request,
     settings: SettingsDep,
-    client: StarletteOAuth2App = Depends(get_provider),  # noqa: B008
+    client: ProviderDep,
 ) -> RedirectResponse:
     redirect_uri = _redirect_uri(request, settings)
     try:
@@ -140,7 +143,7 @@ async def oidc_callback(
     request: Request,
     settings: SettingsDep,
     database: DatabaseDep,
-    client: StarletteOAuth2App = Depends(get_provider),  # noqa: B008
+    client: ProviderDep,
 ) -> RedirectResponse:
     params = request.query_params
     if "error" in params:

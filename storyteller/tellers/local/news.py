@@ -80,7 +80,7 @@ NEWS: dict[str, tuple[str, ...]] = {
         "More than one voice can be told apart, speaking {share}.",
     ),
     "monologue": (
-        "Speech carries the clip {share}.",
+        "Speech is heard {share}.",
         "Talk runs {share}.",
         "The words are spoken {share}.",
         "A voice fills the sound track {share}.",

@@ -35,11 +35,14 @@ class PriorityChoice(StrEnum):
 def _database() -> Iterator[Session]:
     """A transaction on the service's database, migrated first; an account error ends
     the command with its reason."""
-    from sqlalchemy.orm import sessionmaker
-
     from storyteller.accounts.users import AccountError
     from storyteller.db.migrate import MigrationError, migrate
-    from storyteller.db.session import default_database_url, make_engine
+    from storyteller.db.session import (
+        default_database_url,
+        make_engine,
+        make_session_factory,
+        write_engine,
+    )
 
     settings = load_settings()
     url = default_database_url(settings)
@@ -52,7 +55,9 @@ def _database() -> Iterator[Session]:
         raise typer.Exit(1) from exc
     engine = make_engine(url)
     try:
-        with sessionmaker(engine).begin() as session:
+        # Reads, then writes, beside a running service: on SQLite the write lock is taken
+        # at BEGIN, so it waits for the service's writes instead of failing "locked".
+        with make_session_factory(write_engine(engine)).begin() as session:
             yield session
     except AccountError as exc:
         typer.echo(f"storyteller: {exc.reason}", err=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from storyteller.pipeline.run import STAGE_WEIGHTS
 from tests.media import Clip
 from tests.service.server import ServeProcess
 
@@ -61,8 +62,10 @@ def test_a_video_s_way_arrives_as_events_and_can_be_replayed(
     assert states[0] == "pending"
     assert "processing" in states
     assert states[-1] == "completed"
-    stages = {e["data"]["video"]["stage"] for e in received if e["event"] == "video"}
-    assert {"scenes", "speech"} & stages  # progress arrives while it works
+    stages = {e["data"]["video"]["stage"] for e in received if e["event"] == "video"} - {None}
+    # Progress arrives while it works: the stages the heartbeats caught (which ones depends
+    # on the machine's speed; the picture stages now run per scene beside speech).
+    assert stages and stages <= set(STAGE_WEIGHTS), stages
     last = received[-1]["data"]
     assert last["jobId"] == job["jobId"]
     assert last["video"]["story"] == served.job(job["jobId"])["videos"][0]["story"]

@@ -43,6 +43,14 @@ CLAIMS: dict[str, str] = {
     "winter": r"\bwinter|\bsnow|\bwintry\b",
     "autumn": r"\bautumn|\bfall foliage\b",
 }
+# What a story says of the camera (the local teller's wordings and their plain kin): a
+# still camera claimed over footage the truth says moves, or the reverse, contradicts it.
+CAMERA_CLAIMS: dict[str, str] = {
+    "still": r"holds still|stays fixed|stays put|fixed camera|fixed position|camera held still",
+    "moving": r"\bpan(?:s|ning)?\b|sweeps sideways|turns across the view|\bzoom|"
+    r"pushes in and out|held by hand|handheld|hand holding it|in someone's hand|"
+    r"shot by hand|sways in the hand|camera on the move",
+}
 NO_SPEECH = re.compile(
     r"no (?:clear )?speech|no words can be made out|nobody can be heard|nothing said|"
     r"no clear words|carries no speech|no spoken words|no one (?:can be heard|speaks)|"
@@ -119,6 +127,13 @@ def score(story: Story, evidence: Evidence, truth: dict[str, Any], rules: StoryR
         for sentence in _SENTENCE.findall(text):
             if re.search(CLAIMS[label], sentence, re.IGNORECASE) and not NEGATION.search(sentence):
                 result.contradictions.append(f"{label}: {sentence.strip()}")
+                break
+    camera = truth.get("camera")
+    if camera:
+        wrong = CAMERA_CLAIMS["moving" if camera == "still" else "still"]
+        for sentence in _SENTENCE.findall(text):
+            if re.search(wrong, sentence, re.IGNORECASE) and not NEGATION.search(sentence):
+                result.contradictions.append(f"camera {camera}: {sentence.strip()}")
                 break
     if truth["has_speech"]:
         for sentence in _SENTENCE.findall(text):

@@ -18,8 +18,12 @@ MAX_PAIR_GAP_S = 1.2
 PAN_SPEED = 0.02
 # ...zooms when it spreads out or draws in by this share a second...
 ZOOM_SPEED = 0.03
-# ...and is handheld when it shakes this much without going anywhere.
+# ...and is handheld when it shakes this much without going anywhere. It is still only
+# when it is much steadier than that: between the two (a camera braced in a moving car,
+# a tripod on a soft floor, corners thrown off by much moving in the frame) what it does
+# is not told, as a story must not call a camera fixed that the footage shows moving.
 SHAKE = 0.02
+STEADY = 0.008
 # A pixel moves by itself when, the camera's motion undone, it still differs by this much
 # (grey levels 0-255).
 OWN_DIFFERENCE = 24
@@ -99,8 +103,10 @@ def scene_motion(samples: list[tuple[float, np.ndarray]]) -> tuple[str | None, f
         camera = "zoom"
     elif shake >= SHAKE:
         camera = "handheld"
-    else:
+    elif shake < STEADY and mean_shift < STEADY:
         camera = "still"
+    else:
+        camera = None
     return camera, round(moving, 3)
 
 
@@ -114,12 +120,16 @@ class MotionStage(SceneWork):
         # The scene pass appends samples as it goes: those of a closed scene are all there.
         inside = [(t, f) for t, f in list(ctx.samples) if scene.start_s <= t < scene.end_s]
         scene.camera, scene.movement = scene_motion(inside)
-        _people_moving(scene)
+        measured = any(
+            0 < tb - ta <= MAX_PAIR_GAP_S for (ta, _), (tb, _) in itertools.pairwise(inside)
+        )
+        _people_moving(scene, measured)
 
 
-def _people_moving(scene: Scene) -> None:
+def _people_moving(scene: Scene, measured: bool) -> None:
+    """Whether its people move: unknown without two samples to compare."""
     people = max(scene.people, scene.faces)
-    if not people or scene.camera is None:
+    if not people or not measured:
         scene.people_moving = None
     else:
         scene.people_moving = scene.movement >= MOVING_SHARE

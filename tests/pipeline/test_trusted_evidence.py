@@ -189,6 +189,23 @@ def test_what_the_camera_does() -> None:
     assert scene_motion(moved((0, 0), 0.06, 6))[0] == "zoom"
 
 
+def jittered(pixels: float) -> list[tuple[float, np.ndarray]]:
+    """Half-second samples of a still picture, shifted by `pixels` one way then the other."""
+    samples = []
+    for i, (t, frame) in enumerate(moved((0, 0), 0.0, 8)):
+        shift = np.float32([[1, 0, pixels if i % 2 else -pixels], [0, 1, 0]])
+        samples.append((t, cv2.warpAffine(frame, shift, (160, 90), borderMode=cv2.BORDER_REFLECT)))
+    return samples
+
+
+def test_a_camera_neither_still_nor_shaking_is_not_told() -> None:
+    """Between steady and shaking (a camera braced in a moving car), the camera's motion is
+    unknown: calling it fixed would say what the footage contradicts."""
+    assert scene_motion(jittered(0.2))[0] == "still"
+    assert scene_motion(jittered(0.5))[0] is None
+    assert scene_motion(jittered(1.2))[0] == "handheld"
+
+
 def test_how_much_of_the_frame_moves() -> None:
     still, moving = moved((0, 0), 0.0, 6), []
     for t, frame in still:

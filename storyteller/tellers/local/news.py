@@ -215,18 +215,21 @@ CAMERA_VERB = {
     "pan": ("pans across the scene", "sweeps sideways", "turns across the view"),
     "zoom": ("zooms", "pushes in and out", "changes its zoom"),
     "handheld": ("is held by hand", "moves with the hand holding it", "sways in the hand"),
+    None: ("rolls", "keeps rolling", "records"),  # unknown: says nothing of its motion
 }
 CAMERA_BY = {
     "still": ("from a fixed camera", "shot from a fixed position", "from a camera held still"),
     "pan": ("from a panning camera", "shot as the camera pans", "from a camera on the move"),
     "zoom": ("shot with a zoom", "from a zooming camera", "as the camera zooms"),
     "handheld": ("shot by hand", "from a handheld camera", "filmed handheld"),
+    None: ("recorded on video", "captured on video", "caught on video"),
 }
 CAMERA_AS = {
     "still": ("seen from a fixed camera", "the camera held still", "from one fixed position"),
     "pan": ("as the camera pans", "the camera sweeping across", "the view panning"),
     "zoom": ("as the camera zooms", "the lens zooming", "the view drawing in and out"),
     "handheld": ("filmed handheld", "the camera in someone's hand", "shot by hand"),
+    None: ("as the camera rolls", "on video", "as the recording runs"),
 }
 WHERE = {
     "left": ("on the left of the frame", "to the left", "at the left side"),

@@ -76,6 +76,9 @@ STATE = LABEL_STATE
 HEDGE = LABEL_HEDGE
 # A still shot in which this share of the picture moves by itself has something moving.
 MOVING = 0.05
+# The share of the clip's time (of shots whose camera is known) one kind of camera motion
+# must hold before the story tells it of the whole clip.
+CAMERA_HOLDS = 0.9
 # On-screen text must be read this surely, and mostly in Latin letters, to lead or headline.
 TITLE_TEXT_CONFIDENCE = 0.6
 TITLE_TEXT_LATIN = 0.8
@@ -221,11 +224,17 @@ class _Reporter:
     # --- facts -------------------------------------------------------------------------
 
     def _camera(self) -> str | None:
+        """How the camera moves, told of the whole clip only when one way holds for
+        nearly all of it: "the camera stays fixed" over a clip with a pan in one of its
+        shots would say what the footage contradicts."""
         spans: dict[str, float] = {}
         for scene in self.scenes:
             if scene.camera:
                 spans[scene.camera] = spans.get(scene.camera, 0.0) + scene.duration_s
-        return max(spans, key=lambda c: spans[c]) if spans else None
+        if not spans:
+            return None
+        camera = max(spans, key=lambda c: spans[c])
+        return camera if spans[camera] >= CAMERA_HOLDS * sum(spans.values()) else None
 
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
         return self.book.pick(options)
@@ -288,7 +297,7 @@ class _Reporter:
         return f" {SETTING_PREPOSITION[self.seen[0][0]]} {setting}"
 
     def camera_slots(self) -> dict[str, str]:
-        camera = self.camera or "still"
+        camera = self.camera  # None: wordings that say nothing of how it moves
         return {
             "camera_verb": self.pick(CAMERA_VERB[camera]),
             "camera_by": self.pick(CAMERA_BY[camera]),
@@ -458,13 +467,13 @@ class _Reporter:
         setting = self.setting()
         if setting:
             label = self.seen[0][0]
-            camera = self.camera or "still"
             leads = {
                 "still": ("A Fixed Camera on", "A Still View of", "A Steady Look at"),
                 "pan": ("A Camera Pans Across", "A Panning View of", "A Sweep Across"),
                 "zoom": ("A Camera Zooms In on", "A Zoom Into", "Closing In on"),
                 "handheld": ("A Handheld Look at", "A Handheld View of", "By Hand, a Look at"),
-            }[camera]
+                None: ("A Look at", "A View of", "Footage of"),
+            }[self.camera]
             hedge = "" if self.seen[0][1] else "what looks like "
             short = f"{hedge}{TITLE_SETTING[label]}"
             # The seed picks the structure; the first that fits whole is the headline.
@@ -568,7 +577,7 @@ class _Reporter:
         told: list[str] = []
         if self.people and plan != "people":
             who, plural = self.who()
-            where = self.where() or self.pick(("in shot", "before the camera", "on screen"))
+            where = self.where() or self.pick(("in shot", "in the frame", "on screen"))
             moving = (
                 self.pick((", moving", ", in motion", ", on the move")) if self.moving() else ""
             )

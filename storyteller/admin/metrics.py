@@ -32,11 +32,10 @@ from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
 from storyteller.db.models import (
-    AttemptCost,
     Priority,
     ServiceState,
+    Spend,
     StageTiming,
-    Story,
     Video,
     VideoStatus,
     WorkerRecord,
@@ -157,23 +156,23 @@ class ServiceCollector(Collector):
             labels=["teller", "model", "spent_on"],
         )
         totals: dict[tuple[str, str], list[float]] = {}
-        for table, spent_on in ((Story, "story"), (AttemptCost, "failed_attempt")):
-            for teller, model, tokens_in, tokens_out, cost in self.session.execute(
-                select(
-                    table.teller,
-                    table.model,
-                    func.sum(table.tokens_in),
-                    func.sum(table.tokens_out),
-                    func.sum(table.cost_usd),
-                )
-                .where(table.tokens_in.is_not(None))
-                .group_by(table.teller, table.model)
-            ).tuples():
-                key = (teller, model or "")
-                entry = totals.setdefault(key, [0.0, 0.0])
-                entry[0] += float(tokens_in or 0)
-                entry[1] += float(tokens_out or 0)
-                dollars.add_metric([teller, model or "", spent_on], float(cost or 0.0))
+        # From the ledger, which deleting a batch does not shrink: counters never go down.
+        for teller, model, wrote_story, tokens_in, tokens_out, cost in self.session.execute(
+            select(
+                Spend.teller,
+                Spend.model,
+                Spend.wrote_story,
+                func.sum(Spend.tokens_in),
+                func.sum(Spend.tokens_out),
+                func.sum(Spend.cost_usd),
+            ).group_by(Spend.teller, Spend.model, Spend.wrote_story)
+        ).tuples():
+            key = (teller, model or "")
+            entry = totals.setdefault(key, [0.0, 0.0])
+            entry[0] += float(tokens_in or 0)
+            entry[1] += float(tokens_out or 0)
+            spent_on = "story" if wrote_story else "failed_attempt"
+            dollars.add_metric([teller, model or "", spent_on], float(cost or 0.0))
         for (teller, model), (sum_in, sum_out) in sorted(totals.items()):
             tokens.add_metric([teller, model, "in"], sum_in)
             tokens.add_metric([teller, model, "out"], sum_out)

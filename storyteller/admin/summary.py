@@ -14,18 +14,18 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy import Integer, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
 from storyteller.db.models import (
-    AttemptCost,
     Batch,
     BatchStatus,
     Priority,
     ServiceState,
+    Spend,
     StageTiming,
-    Story,
+    User,
     Video,
     VideoStatus,
     WorkerRecord,
@@ -290,54 +290,67 @@ def cause_label(code: str) -> str:
 
 def spending(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     """Dollars and tokens today (UTC) and this month by teller and model, stories and
-    failed attempts apart, against the daily budget."""
+    failed attempts apart, against the daily budget; and by user. From the ledger
+    (`Spend`, one pass over the month): what deleted batches spent still counts."""
     day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
     models: dict[tuple[str, str | None], dict[str, Any]] = {}
-
-    def add(table: Any, failed: bool) -> None:
-        today = table.created_at >= day
-        for teller, model, usd_today, usd_month, tokens_in, tokens_out, count in session.execute(
-            select(
-                table.teller,
-                table.model,
-                func.sum(case((today, table.cost_usd), else_=0.0)),
-                func.sum(table.cost_usd),
-                func.sum(table.tokens_in),
-                func.sum(table.tokens_out),
-                func.count(),
-            )
-            .where(table.created_at >= month, and_(table.tokens_in.is_not(None)))
-            .group_by(table.teller, table.model)
-        ).tuples():
-            entry = models.setdefault(
-                (teller, model),
-                {
-                    "teller": teller,
-                    "model": model,
-                    "todayUsd": 0.0,
-                    "monthUsd": 0.0,
-                    "failedTodayUsd": 0.0,
-                    "failedMonthUsd": 0.0,
-                    "tokensIn": 0,
-                    "tokensOut": 0,
-                    "stories": 0,
-                    "failedAttempts": 0,
-                },
-            )
-            entry["todayUsd"] += float(usd_today or 0.0)
-            entry["monthUsd"] += float(usd_month or 0.0)
-            entry["tokensIn"] += int(tokens_in or 0)
-            entry["tokensOut"] += int(tokens_out or 0)
-            if failed:
-                entry["failedTodayUsd"] += float(usd_today or 0.0)
-                entry["failedMonthUsd"] += float(usd_month or 0.0)
-                entry["failedAttempts"] += count
-            else:
-                entry["stories"] += count
-
-    add(Story, failed=False)
-    add(AttemptCost, failed=True)
+    owners: dict[str | None, dict[str, Any]] = {}
+    for (
+        owner_id,
+        teller,
+        model,
+        wrote_story,
+        usd_today,
+        usd_month,
+        tokens_in,
+        tokens_out,
+        count,
+    ) in session.execute(
+        select(
+            Spend.owner_id,
+            Spend.teller,
+            Spend.model,
+            Spend.wrote_story,
+            func.sum(case((Spend.created_at >= day, Spend.cost_usd), else_=0.0)),
+            func.sum(Spend.cost_usd),
+            func.sum(Spend.tokens_in),
+            func.sum(Spend.tokens_out),
+            func.count(),
+        )
+        .where(Spend.created_at >= month)
+        .group_by(Spend.owner_id, Spend.teller, Spend.model, Spend.wrote_story)
+    ).tuples():
+        usd_today, usd_month = float(usd_today or 0.0), float(usd_month or 0.0)
+        entry = models.setdefault(
+            (teller, model),
+            {
+                "teller": teller,
+                "model": model,
+                "todayUsd": 0.0,
+                "monthUsd": 0.0,
+                "failedTodayUsd": 0.0,
+                "failedMonthUsd": 0.0,
+                "tokensIn": 0,
+                "tokensOut": 0,
+                "stories": 0,
+                "failedAttempts": 0,
+            },
+        )
+        entry["todayUsd"] += usd_today
+        entry["monthUsd"] += usd_month
+        entry["tokensIn"] += int(tokens_in or 0)
+        entry["tokensOut"] += int(tokens_out or 0)
+        if wrote_story:
+            entry["stories"] += count
+        else:
+            entry["failedTodayUsd"] += usd_today
+            entry["failedMonthUsd"] += usd_month
+            entry["failedAttempts"] += count
+        owner = owners.setdefault(owner_id, {"todayUsd": 0.0, "monthUsd": 0.0, "attempts": 0})
+        owner["todayUsd"] += usd_today
+        owner["monthUsd"] += usd_month
+        owner["attempts"] += count
     rows = sorted(models.values(), key=lambda entry: (-entry["monthUsd"], entry["teller"]))
     for entry in rows:
         for key in ("todayUsd", "monthUsd", "failedTodayUsd", "failedMonthUsd"):
@@ -350,7 +363,33 @@ def spending(session: Session, settings: Settings, now: dt.datetime) -> dict[str
         "dailyBudgetUsd": settings.daily_budget_usd,
         "batchBudgetUsd": settings.batch_budget_usd,
         "byModel": rows,
+        "byUser": _by_user(session, owners),
     }
+
+
+def _by_user(session: Session, owners: dict[str | None, dict[str, Any]]) -> list[dict[str, Any]]:
+    """This month's spending by the owner of the batches (None: the open mode's batches,
+    which belong to no user), most first, with each user's name and daily budget."""
+    known = {
+        user_id: (name, budget)
+        for user_id, name, budget in session.execute(
+            select(User.id, User.name, User.ai_usd_per_day).where(
+                User.id.in_([owner for owner in owners if owner is not None])
+            )
+        ).tuples()
+    }
+    users = [
+        {
+            "userId": owner_id,
+            "name": known.get(owner_id, (None, None))[0] if owner_id else None,
+            "dailyBudgetUsd": known.get(owner_id, (None, None))[1] if owner_id else None,
+            "todayUsd": round(spent["todayUsd"], 6),
+            "monthUsd": round(spent["monthUsd"], 6),
+            "attempts": spent["attempts"],
+        }
+        for owner_id, spent in owners.items()
+    ]
+    return sorted(users, key=lambda user: (-user["monthUsd"], user["name"] or ""))
 
 
 def workers(session: Session, settings: Settings, now: dt.datetime) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, select
+from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,6 +25,7 @@ from storyteller.db.models import (
     ErrorCause,
     EvidenceRecord,
     Priority,
+    Spend,
     Story,
     Video,
     VideoStatus,
@@ -333,6 +334,37 @@ def insert_story_version(
             "evidence_id": evidence_id,
         },
     ).scalar_one()
+
+
+def record_spend(
+    connection: Connection,
+    *,
+    batch_id: str,
+    video_id: str,
+    attempt: int,
+    usage: Usage | None,
+    wrote_story: bool,
+) -> None:
+    """Add what one attempt spent at a provider to the ledger (`Spend`), under the batch's
+    owner of now; an attempt that spent no tokens adds nothing. Called in the transaction
+    that ends the attempt, so a story and its cost are kept together or not at all."""
+    if usage is None or not usage.spent:
+        return
+    connection.execute(
+        insert(Spend).values(
+            created_at=utcnow(),
+            owner_id=select(Batch.owner_id).where(Batch.id == batch_id).scalar_subquery(),
+            batch_id=batch_id,
+            video_id=video_id,
+            attempt=attempt,
+            teller=usage.teller,
+            model=usage.model,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            cost_usd=usage.cost_usd,
+            wrote_story=wrote_story,
+        )
+    )
 
 
 def current_story(session: Session, *, video_id: str) -> Story | None:

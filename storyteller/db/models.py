@@ -356,6 +356,32 @@ class AttemptCost(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
+class Spend(Base):
+    """One line of the ledger of what the AI tellers cost: every attempt that spent tokens,
+    whether it wrote a story or not. The budgets, the quotas, the dashboard and /metrics
+    count from here, not from the stories and failed attempts, because those go when
+    their batch is deleted while the money stays spent: deleting batches must not give a
+    user their daily AI budget back, nor make a Prometheus counter go down. So the
+    ledger holds plain ids, no foreign keys, and nothing deletes its rows."""
+
+    __tablename__ = "spend"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(36), doc="The batch's owner, then.")
+    batch_id: Mapped[str] = mapped_column(String(36), index=True)
+    video_id: Mapped[str] = mapped_column(String(36))
+    attempt: Mapped[int] = mapped_column(Integer)
+    teller: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(MODEL_NAME))
+    tokens_in: Mapped[int] = mapped_column(Integer)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float, doc="None: the model's price is unknown.")
+    wrote_story: Mapped[bool] = mapped_column(Boolean, doc="False: a failed attempt.")
+
+    __table_args__ = (Index("ix_spend_owner_created_at", "owner_id", "created_at"),)
+
+
 # --- who is who (storyteller/accounts/) ----------------------------------------
 
 

@@ -2,9 +2,10 @@
 daily one per user (`users set NAME --ai-usd-per-day`), counted through the batch owner.
 
 Before a video goes to a worker, what it is expected to cost (the estimate of
-`storyteller.tellers.estimate`, from its length) is added to what was spent (the cost
-recorded with every story) and to what the videos running now are expected to spend
-(reserved on their rows while they run). When that would pass a budget the video does
+`storyteller.tellers.estimate`, from its length) is added to what was spent (the ledger
+`Spend` of every attempt that cost something, which deleting a batch does not shrink)
+and to what the videos running now are expected to spend (reserved on their rows while
+they run). When that would pass a budget the video does
 not run: it waits in the queue with the reason shown, and is looked at again when
 running videos finish (their real cost may be lower than their estimate), when the day
 turns (UTC), or when the server starts again (perhaps with a larger budget).
@@ -28,7 +29,7 @@ from sqlalchemy import Engine, Select, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
-from storyteller.db.models import AttemptCost, Batch, Story, User, Video, VideoStatus
+from storyteller.db.models import Batch, Spend, User, Video, VideoStatus
 from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.jobs.attempt import Attempt
@@ -270,36 +271,22 @@ def _spending(session: Session, *, since: dt.datetime, batch_id: str, besides: s
     def total(stmt: Select[Any]) -> float:
         return float(session.scalar(stmt) or 0.0)
 
-    stories = select(func.sum(Story.cost_usd))
-    wasted = select(func.sum(AttemptCost.cost_usd))  # attempts that wrote no story
+    spent = select(func.sum(Spend.cost_usd))  # stories and failed attempts alike
     reserved = select(func.sum(Video.cost_reserved_usd)).where(*running)
     owner_id, owner_daily = _owner_budget(session, batch_id)
     owner_today = owner_running = 0.0
     if owner_daily is not None:
-        owned = Batch.owner_id == owner_id
-        owner_today = total(
-            stories.join(Video, Video.id == Story.video_id)
-            .join(Batch, Batch.id == Video.batch_id)
-            .where(owned, Story.created_at >= since)
-        ) + total(
-            wasted.join(Video, Video.id == AttemptCost.video_id)
-            .join(Batch, Batch.id == Video.batch_id)
-            .where(owned, AttemptCost.created_at >= since)
+        owner_today = total(spent.where(Spend.owner_id == owner_id, Spend.created_at >= since))
+        owner_running = total(
+            reserved.join(Batch, Batch.id == Video.batch_id).where(Batch.owner_id == owner_id)
         )
-        owner_running = total(reserved.join(Batch, Batch.id == Video.batch_id).where(owned))
     return Spending(
         owner_today=owner_today,
         owner_running=owner_running,
         owner_daily=owner_daily,
-        today=total(stories.where(Story.created_at >= since))
-        + total(wasted.where(AttemptCost.created_at >= since)),
+        today=total(spent.where(Spend.created_at >= since)),
         running=total(reserved),
-        batch=total(
-            stories.join(Video, Video.id == Story.video_id).where(Video.batch_id == batch_id)
-        )
-        + total(
-            wasted.join(Video, Video.id == AttemptCost.video_id).where(Video.batch_id == batch_id)
-        ),
+        batch=total(spent.where(Spend.batch_id == batch_id)),
         batch_running=total(reserved.where(Video.batch_id == batch_id)),
     )
 
@@ -318,25 +305,14 @@ def _owner_budget(session: Session, batch_id: str) -> tuple[str | None, float | 
 
 
 def owner_spent_today(session: Session, *, owner_id: str, now: dt.datetime) -> float:
-    """What the batches of `owner_id` spent today (UTC) and expect to spend running now:
-    the upload's quota check (`accounts/quotas.py`)."""
-    since = day_start(now)
-    owned = Batch.owner_id == owner_id
-    stories = (
-        select(func.sum(Story.cost_usd))
-        .join(Video, Video.id == Story.video_id)
-        .join(Batch, Batch.id == Video.batch_id)
-        .where(owned, Story.created_at >= since)
-    )
-    wasted = (
-        select(func.sum(AttemptCost.cost_usd))
-        .join(Video, Video.id == AttemptCost.video_id)
-        .join(Batch, Batch.id == Video.batch_id)
-        .where(owned, AttemptCost.created_at >= since)
+    """What the batches of `owner_id` spent today (UTC), deleted ones too, and expect to
+    spend running now: the upload's quota check (`accounts/quotas.py`)."""
+    spent = select(func.sum(Spend.cost_usd)).where(
+        Spend.owner_id == owner_id, Spend.created_at >= day_start(now)
     )
     reserved = (
         select(func.sum(Video.cost_reserved_usd))
         .join(Batch, Batch.id == Video.batch_id)
-        .where(owned, Video.status == VideoStatus.PROCESSING)
+        .where(Batch.owner_id == owner_id, Video.status == VideoStatus.PROCESSING)
     )
-    return sum(float(session.scalar(stmt) or 0.0) for stmt in (stories, wasted, reserved))
+    return sum(float(session.scalar(stmt) or 0.0) for stmt in (spent, reserved))

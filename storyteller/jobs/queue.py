@@ -452,6 +452,14 @@ class JobQueue:
             usage=result.usage,
             evidence_id=evidence_id,
         )
+        crud.record_spend(
+            connection,
+            batch_id=attempt.batch_id,
+            video_id=attempt.video_id,
+            attempt=attempt.number,
+            usage=result.usage,
+            wrote_story=True,
+        )
         return True
 
     def fail(
@@ -482,6 +490,14 @@ class JobQueue:
                         cost_usd=usage.cost_usd,
                     )
                 )
+            crud.record_spend(
+                session.connection(),
+                batch_id=video.batch_id,
+                video_id=video.id,
+                attempt=attempt.number,
+                usage=usage,
+                wrote_story=False,
+            )
             states.attempt_failed(
                 video,
                 failure,

@@ -121,6 +121,15 @@ function drawSpending(s) {
         el("td", { class: "n", text: dollars(row.todayUsd) }),
         el("td", { class: "n", text: dollars(row.monthUsd) }))))));
   }
+  if (sp.byUser.length) {
+    parts.push(el("table", { class: "list", "data-spending": "by-user" },
+      el("caption", { class: "muted", text: "By user, this month" }),
+      el("thead", {}, el("tr", {}, el("th", { text: "User" }), el("th", { class: "n", text: "today" }), el("th", { class: "n", text: "month" }))),
+      el("tbody", {}, sp.byUser.map((row) => el("tr", {},
+        el("td", { text: row.name || "no account (open mode)" }),
+        el("td", { class: "n", text: row.dailyBudgetUsd ? `${dollars(row.todayUsd)} of ${dollars(row.dailyBudgetUsd)}` : dollars(row.todayUsd) }),
+        el("td", { class: "n", text: dollars(row.monthUsd) }))))));
+  }
   $("#spending").replaceChildren(...parts);
 }
 

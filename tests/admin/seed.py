@@ -17,6 +17,7 @@ from storyteller.db.models import (
     BatchStatus,
     ErrorCause,
     Priority,
+    Spend,
     StageTiming,
     Story,
     Video,
@@ -217,12 +218,34 @@ def seed(
         if batch["id"] not in open_batches:
             batch["status"] = BatchStatus.COMPLETED
             batch["completed_at"] = now
+    # The ledger, as the queue writes it beside each story and failed attempt.
+    batch_of = {row["id"]: row["batch_id"] for row in video_rows}
+    owner_of = {row["id"]: row.get("owner_id") for row in batch_rows}
+    spend_rows = [
+        {
+            "created_at": row["created_at"],
+            "owner_id": owner_of[batch_of[row["video_id"]]],
+            "batch_id": batch_of[row["video_id"]],
+            "video_id": row["video_id"],
+            "attempt": 1,
+            "teller": row["teller"],
+            "model": row["model"],
+            "tokens_in": row["tokens_in"],
+            "tokens_out": row["tokens_out"],
+            "cost_usd": row["cost_usd"],
+            "wrote_story": wrote_story,
+        }
+        for rows, wrote_story in ((story_rows, True), (cost_rows, False))
+        for row in rows
+        if row["tokens_in"] is not None
+    ]
     with engine.begin() as connection:
         for table, rows in (
             (Batch, batch_rows),
             (Video, video_rows),
             (Story, story_rows),
             (AttemptCost, cost_rows),
+            (Spend, spend_rows),
             (StageTiming, timing_rows),
         ):
             for start in range(0, len(rows), 5000):

@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from storyteller.config import Settings
-from storyteller.db.migrate import MigrationError, current_revision, head_revision, migrate
+from storyteller.db.migrate import (
+    MigrationError,
+    alembic_config,
+    current_revision,
+    head_revision,
+    migrate,
+)
 from storyteller.db.models import Base
 from storyteller.db.session import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -201,3 +208,81 @@ def test_processes_opening_a_new_sqlite_file_at_once_all_get_it_in_wal(tmp_path:
         for child in children:
             child.join(timeout=30)
         assert outcomes == [("ok", "wal")] * 2, f"round {round_}"
+
+
+def test_the_spending_ledger_starts_with_what_the_batches_still_here_spent(
+    database_url: str,
+) -> None:
+    """Revision 0010 fills the ledger from the stories and failed attempts that cost
+    something; a story of the local teller (no tokens) adds nothing."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0007")
+            connection.execute(
+                text(
+                    "INSERT INTO app_user (id, name, role, disabled, priority, created_at)"
+                    " VALUES ('u1', 'ann', 'member', false, 1, CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO batch (id, created_at, status, priority, teller, owner_id,"
+                    " paused) VALUES ('b1', CURRENT_TIMESTAMP, 'completed', 1, 'gemini', 'u1',"
+                    " false)"
+                )
+            )
+            for video in ("v1", "v2"):
+                connection.execute(
+                    text(
+                        "INSERT INTO video (id, batch_id, position, original_name, size_bytes,"
+                        " content_hash, storage_path, status, progress, attempts, max_attempts,"
+                        " interruptions, priority, teller, seed, created_at, run_after)"
+                        f" VALUES ('{video}', 'b1', {video[1]}, 'a.mp4', 1, 'h', 'k',"
+                        " 'completed', 1, 1, 3, 0, 1, 'gemini', 0, CURRENT_TIMESTAMP,"
+                        " CURRENT_TIMESTAMP)"
+                    )
+                )
+            for video, teller, tokens, cost in (
+                ("v1", "gemini", 1000, 0.25),
+                ("v2", "local", None, None),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO story (id, video_id, version, teller, seed, title, place,"
+                        " region, date, paragraphs, disclaimer, text, created_at, tokens_in,"
+                        " tokens_out, cost_usd) VALUES (:id, :video, 1, :teller, 0, 't', 'p',"
+                        " 'r', '2026-01-01', '[]', 'd', 'x', CURRENT_TIMESTAMP, :tokens,"
+                        " :tokens, :cost)"
+                    ),
+                    {
+                        "id": f"s-{video}",
+                        "video": video,
+                        "teller": teller,
+                        "tokens": tokens,
+                        "cost": cost,
+                    },
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO attempt_cost (video_id, attempt, teller, model, tokens_in,"
+                    " tokens_out, cost_usd, created_at) VALUES ('v1', 1, 'gemini', 'g', 10, 5,"
+                    " 0.5, CURRENT_TIMESTAMP)"
+                )
+            )
+        migrate(database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT owner_id, batch_id, video_id, attempt, cost_usd, wrote_story"
+                    " FROM spend ORDER BY cost_usd"
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            ("u1", "b1", "v1", 0, 0.25, True),
+            ("u1", "b1", "v1", 1, 0.5, False),
+        ]
+    finally:
+        engine.dispose()

@@ -12,16 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from storyteller.admin.summary import read_summary
 from storyteller.api.views import video_view
 from storyteller.config import Settings
 from storyteller.db import crud
-from storyteller.db.models import AttemptCost, Video, VideoStatus
+from storyteller.db.models import AttemptCost, Batch, Role, User, Video, VideoStatus
 from storyteller.db.types import utcnow
 from storyteller.jobs.attempt import Attempt
-from storyteller.jobs.budget import Budget, next_day
+from storyteller.jobs.budget import Budget, next_day, owner_spent_today
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.tellers.estimate import estimate_batch
@@ -161,6 +162,46 @@ def test_what_a_failed_attempt_spent_counts_against_the_budgets(
     today = next_day(utcnow()) - dt.timedelta(days=1)
     spending = Budget(settings, queue.engine).spending(since=today, batch_id=batch.id, besides="")
     assert (spending.today, spending.batch) == (pytest.approx(cost), pytest.approx(cost))
+
+
+def test_deleting_a_batch_does_not_give_its_money_back(
+    run_engine: Callable[..., EmbeddedEngine],
+    make_batch: MakeBatch,
+    session: Session,
+    settings: Settings,
+    queue: JobQueue,
+) -> None:
+    """The stories and failed attempts go with their batch; what they cost stays in the
+    ledger, so a user cannot delete their way past a daily budget."""
+    cost = expected_cost(settings)
+    owner = User(name="spender", role=Role.MEMBER, ai_usd_per_day=100 * cost)
+    session.add(owner)
+    session.commit()
+    batch = make_batch([f"spend-{cost}.mp4", f"waste-{cost}.mp4"], teller="gemini")
+    session.execute(update(Batch).where(Batch.id == batch.id).values(owner_id=owner.id))
+    session.commit()
+    run_engine()
+    wait_until(
+        lambda: (
+            {v.status for v in videos(session, batch.id)}
+            == {VideoStatus.COMPLETED, VideoStatus.FAILED}
+        )
+    )
+    today = next_day(utcnow()) - dt.timedelta(days=1)
+    budget = Budget(settings, queue.engine)
+    before = budget.spending(since=today, batch_id=batch.id, besides="")
+    assert (before.today, before.batch) == (pytest.approx(2 * cost), pytest.approx(2 * cost))
+
+    crud.delete_batch(session, batch_id=batch.id)
+    session.commit()
+    assert session.scalars(select(AttemptCost)).all() == []  # gone with the batch
+    after = budget.spending(since=today, batch_id=batch.id, besides="")
+    assert after.today == pytest.approx(2 * cost)
+    assert owner_spent_today(session, owner_id=owner.id, now=utcnow()) == pytest.approx(2 * cost)
+    figures = read_summary(session, settings).spending
+    assert figures["todayUsd"] == pytest.approx(2 * cost)
+    assert [(u["name"], u["attempts"]) for u in figures["byUser"]] == [("spender", 2)]
+    assert figures["byUser"][0]["todayUsd"] == pytest.approx(2 * cost)
 
 
 def test_the_estimate_follows_the_video_and_an_unknown_price_waits(

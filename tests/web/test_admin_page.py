@@ -99,6 +99,14 @@ def test_the_dashboard_shows_the_numbers_of_the_database(page: Page, served: Ser
     summary = httpx.get(f"{served.url}/api/admin/summary", timeout=10).json()
     for status, count in summary["ended"]["lastDay"].items():
         expect(page.locator(f'[data-ended="lastDay-{status}"]')).to_have_text(str(count))
+    # Spending by user: the seeded batches belong to no account (the open mode).
+    by_user = page.locator('[data-spending="by-user"] tbody tr')
+    expect(by_user).to_have_count(1)
+    assert summary["spending"]["byUser"][0]["name"] is None
+    expect(by_user).to_contain_text("no account (open mode)")
+    expect(by_user.locator("td").nth(2)).to_have_text(
+        "$" + f"{summary['spending']['byUser'][0]['monthUsd']:.2f}"
+    )
     expect(page.locator("#throughput svg")).to_be_visible()
     expect(page.locator("#stages svg rect")).to_have_count(2 * len(summary["stages"]))
     expect(page.locator("[data-worker]")).to_have_count(1)

@@ -179,6 +179,49 @@ class Settings(BaseSettings):
         "who is not disabled signs in.",
     )
 
+    # --- e-mail (storyteller/notifications/mail.py) ----------------------------------
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that sends the notification e-mails; unset: no e-mail.",
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the SMTP server; default by `SMTP_TLS`: 25 (none), 587 "
+        "(starttls), 465 (tls).",
+    )
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="How the connection to the SMTP server is encrypted: `starttls` (plain, "
+        "then upgraded; the server must offer it), `tls` (TLS from the first byte) or `none`.",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="User name at the SMTP server; unset: no sign-in (AUTH)."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password at the SMTP server, with `SMTP_USERNAME`."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the certificate authority that signed the SMTP server's "
+        "certificate, for a private one; default: the system's trusted authorities.",
+    )
+    smtp_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest wait for the SMTP server at each step."
+    )
+    mail_from: str | None = Field(
+        default=None,
+        description="Sender of the notification e-mails, `stories@example.com` or "
+        "`Video Storyteller <stories@example.com>`; needed with `SMTP_HOST`.",
+    )
+    mail_attachment_max_mb: float = Field(
+        default=5.0,
+        ge=0,
+        description="A finished batch's e-mail carries its stories as a PDF (or, when that is "
+        "too big, a ZIP of Markdown and text) up to this size; 0: never attach.",
+    )
+
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."
@@ -473,6 +516,27 @@ class Settings(BaseSettings):
                 f"STORYTELLER_S3_ENDPOINT_URL must start with http:// or https://, not {url!r}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_mail(self) -> Settings:
+        if self.smtp_host and not (self.mail_from or "").strip():
+            raise ValueError(
+                "STORYTELLER_SMTP_HOST needs STORYTELLER_MAIL_FROM: the address the "
+                "notification e-mails come from (one the SMTP server lets you send as)"
+            )
+        if self.mail_from and ("\r" in self.mail_from or "\n" in self.mail_from):
+            raise ValueError("STORYTELLER_MAIL_FROM must be one line")
+        return self
+
+    @property
+    def mail_configured(self) -> bool:
+        """Whether notification e-mails can be sent (an SMTP server is set)."""
+        return bool((self.smtp_host or "").strip())
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        """The SMTP port: the setting, or the usual one of the TLS mode."""
+        return self.smtp_port or {"none": 25, "starttls": 587, "tls": 465}[self.smtp_tls]
 
     @field_validator("story_years")
     @classmethod

@@ -1,0 +1,1 @@
+"""Notifications: what a batch's end sends, and where (e-mail, webhooks)."""

@@ -282,7 +282,9 @@ def deliver(settings: Settings, mail: EmailMessage) -> None:
         ) from exc
     except smtplib.SMTPServerDisconnected as exc:
         raise MailError(
-            f"the SMTP server {where} closed the connection ({exc or 'no reason given'})",
+            f"the SMTP server {where} closed the connection ({exc or 'no reason given'}) — "
+            "check STORYTELLER_SMTP_TLS and STORYTELLER_SMTP_PORT (a server on port 465 "
+            "speaks TLS from the first byte: `tls`)",
             retryable=True,
         ) from exc
     except ssl.SSLCertVerificationError as exc:

@@ -246,7 +246,9 @@ def deliver(settings: Settings, mail: EmailMessage) -> None:
             if settings.smtp_tls == "starttls":
                 client.starttls(context=_tls_context(settings))
             if settings.smtp_username:
-                password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+                password = (
+                    settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+                )
                 client.login(settings.smtp_username, password)
             client.send_message(mail, from_addr=envelope_from, to_addrs=[str(mail["To"])])
     except smtplib.SMTPAuthenticationError as exc:
@@ -303,8 +305,7 @@ def deliver(settings: Settings, mail: EmailMessage) -> None:
         ) from exc
     except socket.gaierror as exc:
         raise MailError(
-            f"could not find the SMTP server {host} ({exc.strerror}) — check "
-            "STORYTELLER_SMTP_HOST",
+            f"could not find the SMTP server {host} ({exc.strerror}) — check STORYTELLER_SMTP_HOST",
             retryable=True,
         ) from exc
     except TimeoutError as exc:

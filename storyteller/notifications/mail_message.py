@@ -90,7 +90,9 @@ class Message:
             f'<h1 style="{_H1}">{_e(self.heading)}</h1>'
         ]
         if self.batch_url:
-            parts.append(f'<p><a href="{_e(self.batch_url)}" style="{_BUTTON}">Open the batch</a></p>')
+            parts.append(
+                f'<p><a href="{_e(self.batch_url)}" style="{_BUTTON}">Open the batch</a></p>'
+            )
         parts += [f'<p style="{_NOTE}">{_e(note)}</p>' for note in self.notes]
         for video in self.videos:
             parts.append(f'<div style="{_CARD}">')
@@ -137,7 +139,9 @@ _BUTTON = (
     "display:inline-block;background:#2563eb;color:#ffffff;padding:10px 16px;"
     "border-radius:6px;text-decoration:none;font-weight:600"
 )
-_CARD = "background:#ffffff;border:1px solid #e4e4e7;border-radius:8px;padding:12px 16px;margin:12px 0"
+_CARD = (
+    "background:#ffffff;border:1px solid #e4e4e7;border-radius:8px;padding:12px 16px;margin:12px 0"
+)
 _NAME = "margin:0;color:#52525b;font-size:14px"
 _P = "margin:0 0 12px"
 _NOTE = "margin:0 0 12px;color:#52525b;font-size:14px"
@@ -211,12 +215,12 @@ def _video(public_url: str | None, video: Mapping[str, Any]) -> VideoLine:
 
 
 def batch_subject(batch: Mapping[str, Any]) -> str:
-    """"7 stories ready, 1 failed — batch of 5 Dec": the outcome first."""
+    """ "7 stories ready, 1 failed — batch of 5 Dec": the outcome first."""
     counts = batch.get("counts") or {}
-    done, failed, cancelled = (int(counts.get(k) or 0) for k in ("completed", "failed", "cancelled"))
-    outcome = (
-        _plural(done, "story ready", "stories ready") if done else "No stories"
+    done, failed, cancelled = (
+        int(counts.get(k) or 0) for k in ("completed", "failed", "cancelled")
     )
+    outcome = _plural(done, "story ready", "stories ready") if done else "No stories"
     others = [f"{failed} failed"] * bool(failed) + [f"{cancelled} cancelled"] * bool(cancelled)
     if others:
         outcome += (", " if done else ": ") + ", ".join(others)

@@ -24,11 +24,13 @@ from storyteller.api import (
     guard,
     jobs,
     metrics,
+    notifications,
     oidc,
     page,
     system,
     tus,
     uploads,
+    webhooks,
 )
 from storyteller.api.deps import signed_in
 from storyteller.api.live import Announcer, EventHub
@@ -112,7 +114,7 @@ def create_app(
     # another member's job, video or upload; /health and signing in do not. Every route
     # declares the error statuses of the one table (api/errors.py).
     declared = errors.openapi_responses()
-    for module in (uploads, tus, jobs, exports, estimate, events):
+    for module in (uploads, tus, jobs, exports, estimate, events, notifications, webhooks):
         app.include_router(module.router, dependencies=[Depends(signed_in)], responses=declared)
     app.include_router(system.router, responses=declared)
     app.include_router(system.gated, dependencies=[Depends(signed_in)], responses=declared)

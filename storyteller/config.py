@@ -462,6 +462,52 @@ class Settings(BaseSettings):
         "machine; the least recently used go first.",
     )
 
+    # --- notifications (storyteller/notifications/) ---------------------------
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Host names or networks (CIDR, e.g. `10.0.0.0/8`), comma-separated, that "
+        "webhooks may reach although they are private or loopback (an internal receiver); "
+        "plain http is then allowed to them too. Empty: only public https addresses.",
+    )
+    webhook_retry_schedule: str = Field(
+        default="5,30,120,600,1800,3600,7200,14400,28800,43200",
+        description="Seconds before each retry of a notification that failed for a reason "
+        "that may pass (time-out, 5xx, 429), comma-separated; each waits 80-120% of its "
+        "value (jitter). Out of retries, the message is failed. The default spans about a day.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Most seconds a webhook delivery may take, connecting included.",
+    )
+    webhook_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="Most seconds to connect to a webhook receiver."
+    )
+    notification_story_limit_kb: int = Field(
+        default=256,
+        ge=1,
+        description="Largest notification body in kilobytes with its stories in it; beyond "
+        "it stories are left out (longest first) with a `storyUrl` to fetch each from.",
+    )
+    notification_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Notifications one process delivers at the same time.",
+    )
+    notification_poll_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often a process looks for notifications that are due (a new one "
+        "on PostgreSQL wakes it at once through LISTEN/NOTIFY).",
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="A Fernet key that encrypts webhook signing secrets in the database (make "
+        "one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`); every process needs the same one. Unset: "
+        "they are stored as they are.",
+    )
+
     @field_validator("job_engine", mode="before")
     @classmethod
     def _name_the_distributed_engine(cls, value: object) -> object:

@@ -22,6 +22,9 @@ from storyteller.batches.deletion import NoSuchBatch
 from storyteller.batches.intake import NothingKept
 from storyteller.errors import StorytellerError
 from storyteller.jobs.actions import JobError, NotFound, WrongState
+from storyteller.notifications.addresses import Refused as WebhookRefused
+from storyteller.notifications.preferences import InvalidEmail, InvalidEvent
+from storyteller.notifications.webhooks import NoSuchWebhook, WebhookChoiceError
 from storyteller.storage.objects import StorageError
 from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.tus import (
@@ -60,6 +63,11 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (NoSuchKey, 404),
     (NameTaken, 409),
     (AccountError, 422),
+    (NoSuchWebhook, 404),
+    (WebhookRefused, 422),  # a URL webhooks may not be sent to (private, not https...)
+    (WebhookChoiceError, 422),
+    (InvalidEmail, 422),
+    (InvalidEvent, 422),
 )
 
 INTERNAL = "internal error: the server could not answer; see its log"
@@ -74,7 +82,7 @@ MEANINGS = {
     401: "Nobody signed in: sign in, or send an API key as `Authorization: Bearer KEY`",
     403: "Not allowed: a cross-site request (its page's origin is neither this service nor an "
     "allowed one), or an admin's action asked by a member",
-    404: "No such job, video, upload or path",
+    404: "No such job, video, upload, webhook or path",
     405: "The path exists, not with that method (Allow lists the methods)",
     409: "The action does not fit the state (a video that has not failed, an unfinished upload)",
     410: "The resumable upload expired",

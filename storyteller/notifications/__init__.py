@@ -1,1 +1,1 @@
-"""Notifications: what a batch's end sends, and where (e-mail, webhooks)."""
+"""Telling people when their videos end: events, the outbox, webhooks, delivery."""

@@ -1,0 +1,290 @@
+"""The outbox: every notification to send, one row per target, written in the transaction
+of the change that caused it (`write`) and delivered at least once.
+
+A process `claim`s due messages (state `pending` and `next_attempt_at` passed) by
+setting them `delivering` under its id until a lease expires (`next_attempt_at` is moved
+to the lease's end, so a process that dies mid-delivery leaves the message due again
+then, for any other process to deliver: receivers dedupe by the message id, sent as
+`webhook-id`). On PostgreSQL the claim skips rows another process has locked (`FOR
+UPDATE SKIP LOCKED`); SQLite's single writer makes the claim one at a time anyway.
+`finish` logs the attempt and moves the message on: delivered, retried later on the
+schedule (or the receiver's `Retry-After`), or failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from storyteller.config import Settings
+from storyteller.db.models import (
+    Channel,
+    DeliveryAttempt,
+    MessageState,
+    OutboxMessage,
+    WebhookEndpoint,
+)
+from storyteller.db.session import make_session_factory, write_engine
+from storyteller.db.types import utcnow
+
+# PostgreSQL channel a process delivering notifications listens to: a message written
+# wakes one at once instead of at its next look.
+OUTBOX_CHANNEL = "storyteller_outbox"
+# A receiver's Retry-After is honoured up to this many seconds.
+RETRY_AFTER_MAX_S = 3600.0
+# The start of an answer kept in the delivery log.
+ANSWER_KEPT_CHARS = 500
+# A claim's lease beyond the delivery's own time limit.
+LEASE_MARGIN_S = 30.0
+
+_MESSAGE = cast(Table, OutboxMessage.__table__)
+_M = _MESSAGE.c
+_E = cast(Table, WebhookEndpoint.__table__).c
+
+
+def new_message_id() -> str:
+    return "msg_" + uuid.uuid4().hex
+
+
+def retry_schedule(settings: Settings) -> list[float]:
+    """`STORYTELLER_WEBHOOK_RETRY_SCHEDULE` as seconds."""
+    return [float(part) for part in settings.webhook_retry_schedule.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A claimed message with what its channel needs."""
+
+    id: str
+    event: str
+    channel: Channel
+    payload: dict[str, Any]
+    attempt: int  # this attempt's number, from 1
+    claimed_by: str
+    endpoint_id: str | None = None
+    email: str | None = None
+    url: str | None = None
+    secret: str | None = None  # as stored (see `webhooks.unseal`)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt went."""
+
+    delivered: bool
+    retryable: bool = False
+    status: int | None = None
+    error: str | None = None
+    latency_ms: int = 0
+    answer: str | None = None
+    retry_after_s: float | None = None
+    disable_endpoint: str | None = None  # the reason, when the receiver said it is gone
+
+
+def write(
+    db: Connection | Session,
+    *,
+    event: str,
+    channel: Channel,
+    payload: dict[str, Any],
+    batch_id: str | None = None,
+    endpoint_id: str | None = None,
+    email: str | None = None,
+) -> str:
+    """Add a message to the outbox in the caller's transaction; its id."""
+    message_id = new_message_id()
+    now = utcnow()
+    db.execute(
+        insert(_MESSAGE).values(
+            id=message_id,
+            event=event,
+            channel=channel,
+            endpoint_id=endpoint_id,
+            email=email,
+            batch_id=batch_id,
+            payload=payload,
+            state=MessageState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return message_id
+
+
+def wake_deliverers(db: Connection | Session) -> None:
+    """On PostgreSQL, tell the processes that deliver (when this transaction commits)."""
+    bind = db.get_bind() if isinstance(db, Session) else db
+    if bind.dialect.name == "postgresql":
+        db.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+
+
+_DUE = (_M.state.in_((MessageState.PENDING, MessageState.DELIVERING)),)
+
+
+class Outbox:
+    """The delivering side of the outbox of one database. Thread-safe."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.schedule = retry_schedule(settings)
+        self.lease_s = settings.webhook_timeout_s + LEASE_MARGIN_S
+        self._sessions = make_session_factory(write_engine(engine))
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def claim(self, worker_id: str, *, limit: int) -> list[Message]:
+        """Up to `limit` due messages, oldest due first, leased to `worker_id`."""
+        if limit < 1:
+            return []
+        now = utcnow()
+        pick = (
+            select(_M.id)
+            .where(*_DUE, _M.next_attempt_at <= now)
+            .order_by(_M.next_attempt_at)
+            .limit(limit)
+        )
+        if self._postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        with self._sessions.begin() as session:
+            ids = list(session.scalars(pick))
+            if not ids:
+                return []
+            session.execute(
+                update(_MESSAGE)
+                .where(_M.id.in_(ids))
+                .values(
+                    state=MessageState.DELIVERING,
+                    claimed_by=worker_id,
+                    claim_expires_at=now + dt.timedelta(seconds=self.lease_s),
+                    next_attempt_at=now + dt.timedelta(seconds=self.lease_s),
+                    attempts=_M.attempts + 1,
+                )
+            )
+            rows = session.execute(
+                select(
+                    _M.id,
+                    _M.event,
+                    _M.channel,
+                    _M.payload,
+                    _M.attempts,
+                    _M.endpoint_id,
+                    _M.email,
+                    _E.url,
+                    _E.secret,
+                    _E.enabled,
+                )
+                .select_from(_MESSAGE.outerjoin(WebhookEndpoint.__table__, _E.id == _M.endpoint_id))
+                .where(_M.id.in_(ids))
+                .order_by(_M.created_at)
+            )
+            return [
+                Message(
+                    id=row.id,
+                    event=row.event,
+                    channel=Channel(row.channel),
+                    payload=row.payload,
+                    attempt=row.attempts,
+                    claimed_by=worker_id,
+                    endpoint_id=row.endpoint_id,
+                    email=row.email,
+                    url=row.url,
+                    secret=row.secret,
+                    enabled=bool(row.enabled) if row.endpoint_id else True,
+                )
+                for row in rows
+            ]
+
+    def finish(self, message: Message, outcome: Outcome) -> MessageState | None:
+        """Log the attempt and move the message on; its new state, or None when its lease
+        had passed and another process claimed it meanwhile (the attempt is logged)."""
+        now = utcnow()
+        with self._sessions.begin() as session:
+            session.execute(
+                insert(DeliveryAttempt).values(
+                    message_id=message.id,
+                    at=now,
+                    status=outcome.status,
+                    error=outcome.error,
+                    latency_ms=outcome.latency_ms,
+                    answer=(outcome.answer or None) and outcome.answer[:ANSWER_KEPT_CHARS],
+                )
+            )
+            if outcome.disable_endpoint and message.endpoint_id:
+                session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id == message.endpoint_id)
+                    .values(enabled=False, disabled_reason=outcome.disable_endpoint)
+                )
+            values: dict[str, Any] = {"claimed_by": None, "claim_expires_at": None}
+            if outcome.delivered:
+                values.update(state=MessageState.DELIVERED, delivered_at=now, last_error=None)
+            elif outcome.retryable and message.attempt <= len(self.schedule):
+                delay = self.schedule[message.attempt - 1] * random.uniform(0.8, 1.2)
+                if outcome.retry_after_s is not None:
+                    delay = max(delay, min(outcome.retry_after_s, RETRY_AFTER_MAX_S))
+                values.update(
+                    state=MessageState.PENDING,
+                    next_attempt_at=now + dt.timedelta(seconds=delay),
+                    last_error=outcome.error,
+                )
+            else:
+                values.update(state=MessageState.FAILED, last_error=outcome.error)
+            changed = session.execute(
+                update(_MESSAGE)
+                .where(
+                    _M.id == message.id,
+                    _M.state == MessageState.DELIVERING,
+                    _M.claimed_by == message.claimed_by,
+                    _M.attempts == message.attempt,
+                )
+                .values(**values)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return MessageState(values["state"]) if "state" in values else None
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the next message is due (0 when one is), None when none waits."""
+        with self._sessions() as session:
+            due = session.scalar(select(func.min(_M.next_attempt_at)).where(*_DUE))
+        if due is None:
+            return None
+        return max(0.0, (due - utcnow()).total_seconds())
+
+
+def resend(session: Session, message_id: str) -> None:
+    """Send a message again (the same id, so receivers may dedupe it): due now, with a
+    fresh round of retries. Its earlier attempts stay in the log."""
+    session.execute(
+        update(_MESSAGE)
+        .where(_M.id == message_id)
+        .values(
+            state=MessageState.PENDING,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            claimed_by=None,
+            claim_expires_at=None,
+        )
+    )
+    wake_deliverers(session)
+
+
+def attempts_of(session: Session, message_ids: Sequence[str]) -> dict[str, list[DeliveryAttempt]]:
+    """Each message's attempts, oldest first."""
+    found: dict[str, list[DeliveryAttempt]] = {message_id: [] for message_id in message_ids}
+    if message_ids:
+        for attempt in session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.message_id.in_(message_ids))
+            .order_by(DeliveryAttempt.id)
+        ):
+            found[attempt.message_id].append(attempt)
+    return found

@@ -33,6 +33,7 @@ from storyteller.cli import app as cli
 from storyteller.config import Settings
 from storyteller.db.database import Database
 from storyteller.db.session import make_engine
+from storyteller.notifications.events import batch_completed_event
 from storyteller.notifications.mail import EVENT_ID_HEADER, MailError, send_event, send_test
 from tests.api.conftest import MakeClient, anyio_backend, make_client, video_files, wait_for_job
 from tests.media import Clip
@@ -218,45 +219,6 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
 # --- a batch the real engine finished -----------------------------------------------
 
 
-def _event_of_job(job: dict[str, Any]) -> dict[str, Any]:
-    """The `batch.completed` payload (the webhook's shape) of a job as the API shows it."""
-
-    def title_of(story: str | None) -> str | None:
-        return story.splitlines()[0].strip().strip('"') if story else None
-
-    counts = {"completed": 0, "failed": 0, "cancelled": 0}
-    for video in job["videos"]:
-        counts[video["statusDetail"]] += 1
-    return {
-        "type": "batch.completed",
-        "timestamp": job["completedAt"],
-        "data": {
-            "batch": {
-                "id": job["id"],
-                "createdAt": job["createdAt"],
-                "endedAt": job["completedAt"],
-                "status": job["status"],
-                "teller": job["teller"],
-                "counts": counts,
-                "url": f"{PUBLIC_URL}/?job={job['id']}",
-            },
-            "videos": [
-                {
-                    "id": video["id"],
-                    "name": video["originalName"],
-                    "status": video["statusDetail"],
-                    "title": title_of(video["story"]),
-                    "story": video["story"],
-                    "error": video["error"],
-                    "errorCode": video["errorCode"],
-                    "url": f"{PUBLIC_URL}/?job={job['id']}#{video['id']}",
-                }
-                for video in job["videos"]
-            ],
-        },
-    }
-
-
 @pytest.fixture
 async def finished(
     make_client: MakeClient, silent_clip: Clip, bad_inputs: dict[str, Path]
@@ -276,10 +238,11 @@ async def test_a_finished_batch_arrives_with_every_story_reason_link_and_its_pdf
     told = [v for v in finished["videos"] if v["statusDetail"] == "completed"]
     failed = [v for v in finished["videos"] if v["statusDetail"] == "failed"]
     assert len(told) == 1 and len(failed) == 1, finished
-    event = _event_of_job(finished)
     mail_settings = _mail_settings(settings, plain_server, database_url=database_url)
     database = Database(make_engine(database_url))
     try:
+        with database.read() as session:  # the payload a webhook gets, as the outbox builds it
+            event = batch_completed_event(session, mail_settings, finished["id"])
         send_event(
             mail_settings, "reader@example.com", event, message_id="msg_2x", database=database
         )
@@ -299,6 +262,8 @@ async def test_a_finished_batch_arrives_with_every_story_reason_link_and_its_pdf
         assert "notes.mp4" in body
         assert f"{PUBLIC_URL}/?job={finished['id']}" in body
     assert title in text and failed[0]["error"] in text
+    for video in finished["videos"]:  # each video's own link
+        assert f"{PUBLIC_URL}/?job={finished['id']}&video={video['id']}" in text
     # Escaped once in the HTML: the story's quotes and the reason's words come through.
     assert html.escape(title) in markup and html.escape(failed[0]["error"]) in markup
     for paragraph in told[0]["story"].split("\n\n")[2:]:

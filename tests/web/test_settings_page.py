@@ -156,7 +156,10 @@ def test_email_webhook_secret_test_event_and_delivery_log(
     expect(row.locator("td").nth(1)).to_have_text("200")
     expect(row.locator("td").nth(3)).to_have_text(ANSWER)
     assert len(receiver.received) == 1
-    assert receiver.received[0]["webhook-id"] == delivery.locator(".muted").inner_text().split(" · ")[1]
+    assert (
+        receiver.received[0]["webhook-id"]
+        == delivery.locator(".muted").inner_text().split(" · ")[1]
+    )
     screenshot(page, "settings")
     _no_violations(page)
 

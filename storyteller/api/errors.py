@@ -23,6 +23,7 @@ from storyteller.batches.intake import NothingKept
 from storyteller.errors import StorytellerError
 from storyteller.jobs.actions import JobError, NotFound, WrongState
 from storyteller.notifications.addresses import Refused as WebhookRefused
+from storyteller.notifications.mail import MailError
 from storyteller.notifications.preferences import InvalidEmail, InvalidEvent
 from storyteller.notifications.webhooks import NoSuchWebhook, WebhookChoiceError
 from storyteller.storage.objects import StorageError
@@ -58,6 +59,7 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (BadMetadata, 400),
     (TooManyUploads, 429),
     (StorageError, 503),  # the storage every process shares is away or refuses us
+    (MailError, 502),  # the SMTP server is away or refuses the message
     (QuotaExceeded, 429),
     (NoSuchUser, 404),
     (NoSuchKey, 404),
@@ -94,6 +96,8 @@ MEANINGS = {
     429: "Too many: open uploads, failed sign-ins, or a quota (the message says what resets when)",
     460: "Upload-Checksum does not match the bytes (tus)",
     500: "A fault of ours; the server's log says what",
+    502: "The SMTP server could not be reached or refused the message (the message says "
+    "which setting to fix)",
     503: "The storage every process shares, or the sign-in provider, is away or refuses us",
     507: "The disk is too full to keep the upload",
 }

@@ -99,6 +99,7 @@ function drawMail(choices) {
   eventNames = choices.events;
   $("#email").value = choices.email || "";
   $("#mail-off").hidden = choices.mailConfigured;
+  $("#test-mail").disabled = !(choices.mailConfigured && choices.email);
   eventChecks($("#email-events"), "mail", choices.emailEvents);
 }
 
@@ -121,6 +122,22 @@ async function saveMail(event) {
   } catch (error) {
     if (error.status === 422) fieldError(input, $("#email-error"), error.message);
     else showProblem(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function testMail() {
+  const button = $("#test-mail");
+  button.disabled = true;
+  $("#mail-saved").textContent = "Sending…";
+  try {
+    const sent = await call("POST", "/api/notifications/test-email");
+    $("#mail-saved").textContent = `Test e-mail sent to ${sent.email}: look in your inbox (and spam folder).`;
+    showProblem("");
+  } catch (error) {
+    $("#mail-saved").textContent = "";
+    fieldError(null, $("#email-error"), `The test e-mail was not sent: ${error.message}`);
   } finally {
     button.disabled = false;
   }
@@ -321,6 +338,7 @@ function refreshOpenLogs() {
 
 async function start() {
   $("#mail-form").addEventListener("submit", saveMail);
+  $("#test-mail").addEventListener("click", testMail);
   $("#hook-form").addEventListener("submit", addHook);
   $("#copy-secret").addEventListener("click", copySecret);
   $("#secret-done").addEventListener("click", hideSecret);

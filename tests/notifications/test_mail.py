@@ -425,3 +425,37 @@ def test_no_smtp_host_says_which_setting_to_set(settings: Settings) -> None:
     assert "STORYTELLER_SMTP_HOST" in off.value.reason and not off.value.retryable
     with pytest.raises(ValueError, match="STORYTELLER_MAIL_FROM"):
         Settings(_env_file=None, smtp_host="smtp.example.com")  # type: ignore[call-arg]
+
+
+@pytest.mark.anyio
+async def test_the_test_email_route_sends_to_your_own_address(
+    make_client: MakeClient, plain_server: SmtpServer
+) -> None:
+    off = await make_client()
+    answer = await off.post("/api/notifications/test-email")
+    assert answer.status_code == 409 and "STORYTELLER_SMTP_HOST" in answer.json()["error"]
+
+    client = await make_client(
+        smtp_host="127.0.0.1",
+        smtp_port=plain_server.port,
+        smtp_tls="none",
+        mail_from="stories@storyteller.example",
+    )
+    answer = await client.post("/api/notifications/test-email")
+    assert answer.status_code == 409 and "save your e-mail address" in answer.json()["error"]
+    saved = await client.put(
+        "/api/notifications", json={"email": "reader@example.com", "emailEvents": []}
+    )
+    assert saved.status_code == 200, saved.text
+    answer = await client.post("/api/notifications/test-email")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"email": "reader@example.com"}
+    assert plain_server.inbox.only()["To"] == "reader@example.com"
+
+    down = await make_client(
+        smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_tls="none", mail_from="s@x.example"
+    )
+    await down.put("/api/notifications", json={"email": "reader@example.com", "emailEvents": []})
+    answer = await down.post("/api/notifications/test-email")
+    assert answer.status_code == 502
+    assert "could not connect to 127.0.0.1" in answer.json()["error"]

@@ -57,7 +57,9 @@ class Deliverer:
         self._thread = threading.Thread(target=self._run, name="storyteller-outbox", daemon=True)
         self._listener = (
             Listener(
-                engine.url, {OUTBOX_CHANNEL: lambda _: self.wake()}, name="storyteller-outbox-listen"
+                engine.url,
+                {OUTBOX_CHANNEL: lambda _: self.wake()},
+                name="storyteller-outbox-listen",
             )
             if engine.dialect.name == "postgresql"
             else None

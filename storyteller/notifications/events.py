@@ -92,14 +92,17 @@ _STORY = _STORY_TABLE.c
 
 def _batch_part(db: Connection | Session, batch_id: str) -> BatchPart | None:
     row = db.execute(
-        select(_BATCH.id, _BATCH.created_at, _BATCH.completed_at, _BATCH.status, _BATCH.teller)
-        .where(_BATCH.id == batch_id)
+        select(
+            _BATCH.id, _BATCH.created_at, _BATCH.completed_at, _BATCH.status, _BATCH.teller
+        ).where(_BATCH.id == batch_id)
     ).first()
     if row is None:
         return None
     counts = Counts(completed=0, failed=0, cancelled=0)
     for status, count in db.execute(
-        select(_VIDEO.status, func.count()).where(_VIDEO.batch_id == batch_id).group_by(_VIDEO.status)
+        select(_VIDEO.status, func.count())
+        .where(_VIDEO.batch_id == batch_id)
+        .group_by(_VIDEO.status)
     ).tuples():
         if status in counts:
             counts[status] = count  # type: ignore[literal-required]

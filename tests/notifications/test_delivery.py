@@ -140,7 +140,9 @@ async def test_retry_after_is_honoured(make_client: MakeClient, receiver: Receiv
     assert second.at - first.at >= 1.9
 
 
-async def test_out_of_retries_the_message_fails(make_client: MakeClient, receiver: Receiver) -> None:
+async def test_out_of_retries_the_message_fails(
+    make_client: MakeClient, receiver: Receiver
+) -> None:
     client = await service(make_client, webhook_retry_schedule="0.1")
     hook = await register(client, receiver, ["batch.completed"])
     receiver.answers = [Answer(500), Answer(500), Answer(500)]

@@ -11,7 +11,10 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import pytest
+from sqlalchemy import select
 
+from storyteller.db.models import OutboxMessage
+from storyteller.db.session import make_engine
 from tests.api.conftest import MakeClient, video_files
 from tests.jobs.scripted import SCRIPTED
 from tests.notifications.receiver import Answer, Arrival, Receiver
@@ -202,3 +205,42 @@ async def test_a_test_event_is_delivered(make_client: MakeClient, receiver: Rece
     got = await arrivals(receiver, 1)
     assert got[0].id == sent["messageId"] and got[0].verified
     assert got[0].event["type"] == "webhook.test"
+
+
+async def test_a_batch_names_an_address_to_tell(make_client: MakeClient, database_url: str) -> None:
+    client = await service(make_client)
+    bad = await client.post(
+        "/api/upload",
+        files=video_files(("ok.mp4", b"\x00\x00\x00\x18ftypmp42ok")),
+        data={"notify_email": "not an address"},
+    )
+    assert bad.status_code == 422
+    assert "notify_email" in bad.json()["error"]
+    made = await client.post(
+        "/api/upload",
+        files=video_files(("ok.mp4", b"\x00\x00\x00\x18ftypmp42ok")),
+        data={"notify_email": "desk@example.com"},
+    )
+    assert made.status_code == 200, made.text
+    engine = make_engine(database_url)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(
+                        OutboxMessage.email,
+                        OutboxMessage.event,
+                        OutboxMessage.state,
+                        OutboxMessage.last_error,
+                    ).where(OutboxMessage.channel == "email")
+                ).all()
+            if rows and rows[0].state == "failed":
+                break
+            assert time.monotonic() < deadline, rows
+            await anyio.sleep(0.1)
+    finally:
+        engine.dispose()
+    # Without an SMTP server the message fails at once, saying what to set.
+    assert [(r.email, r.event) for r in rows] == [("desk@example.com", "batch.completed")]
+    assert "STORYTELLER_SMTP_HOST" in rows[0].last_error

@@ -144,7 +144,9 @@ def rotate(
         return _with_secret(endpoint, secret)
 
 
-def _set_enabled(database: Database, endpoint_id: str, user: Viewer, enabled: bool) -> WebhookPublic:
+def _set_enabled(
+    database: Database, endpoint_id: str, user: Viewer, enabled: bool
+) -> WebhookPublic:
     with database.write() as session:
         endpoint = _owned(session, endpoint_id, user)
         endpoint.enabled = enabled

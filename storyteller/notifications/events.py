@@ -83,21 +83,26 @@ def iso(moment: Any) -> str | None:
 
 # --- building (in the transaction of the change) ------------------------------------
 
+_VIDEO_TABLE = cast(Table, Video.__table__)
+_STORY_TABLE = cast(Table, Story.__table__)
 _BATCH = cast(Table, Batch.__table__).c
-_VIDEO = cast(Table, Video.__table__).c
-_STORY = cast(Table, Story.__table__).c
+_VIDEO = _VIDEO_TABLE.c
+_STORY = _STORY_TABLE.c
 
 
 def _batch_part(db: Connection | Session, batch_id: str) -> BatchPart | None:
     row = db.execute(
-        select(_BATCH.id, _BATCH.created_at, _BATCH.completed_at, _BATCH.status, _BATCH.teller)
-        .where(_BATCH.id == batch_id)
+        select(
+            _BATCH.id, _BATCH.created_at, _BATCH.completed_at, _BATCH.status, _BATCH.teller
+        ).where(_BATCH.id == batch_id)
     ).first()
     if row is None:
         return None
     counts = Counts(completed=0, failed=0, cancelled=0)
     for status, count in db.execute(
-        select(_VIDEO.status, func.count()).where(_VIDEO.batch_id == batch_id).group_by(_VIDEO.status)
+        select(_VIDEO.status, func.count())
+        .where(_VIDEO.batch_id == batch_id)
+        .group_by(_VIDEO.status)
     ).tuples():
         if status in counts:
             counts[status] = count  # type: ignore[literal-required]
@@ -130,11 +135,11 @@ def _video_parts(
             _STORY.title,
             _STORY.text,
         )
-        .select_from(_VIDEO)
-        .outerjoin(latest, latest.c.video_id == _VIDEO.id)
-        .outerjoin(
-            Story.__table__,
-            (_STORY.video_id == _VIDEO.id) & (_STORY.version == latest.c.version),
+        .select_from(
+            _VIDEO_TABLE.outerjoin(latest, latest.c.video_id == _VIDEO.id).outerjoin(
+                _STORY_TABLE,
+                (_STORY.video_id == _VIDEO.id) & (_STORY.version == latest.c.version),
+            )
         )
         .where(_VIDEO.batch_id == batch_id)
         .order_by(_VIDEO.position)

@@ -49,9 +49,9 @@ def _targets(db: Connection | Session, batch_id: str, event: Event) -> tuple[lis
     emails: list[str] = []
     if choice is not None and choice.email and event in (choice.email_events or []):
         emails.append(choice.email)
-    if event == Event.BATCH_COMPLETED and batch.notify_email:
-        if batch.notify_email.lower() not in {address.lower() for address in emails}:
-            emails.append(batch.notify_email)
+    named = batch.notify_email if event == Event.BATCH_COMPLETED else None
+    if named and named.lower() not in {address.lower() for address in emails}:
+        emails.append(named)
     return endpoints, emails
 
 
@@ -74,7 +74,12 @@ def _write(
         )
     for address in emails:
         outbox.write(
-            db, event=event, channel=Channel.EMAIL, payload=payload, batch_id=batch_id, email=address
+            db,
+            event=event,
+            channel=Channel.EMAIL,
+            payload=payload,
+            batch_id=batch_id,
+            email=address,
         )
     outbox.wake_deliverers(db)
 
@@ -87,7 +92,9 @@ def batch_ended(db: Connection | Session, batch_id: str) -> None:
         return
     payload = events.batch_payload(db, batch_id)
     if payload is not None:
-        _write(db, Event.BATCH_COMPLETED, batch_id, endpoints, emails, cast(dict[str, Any], payload))
+        _write(
+            db, Event.BATCH_COMPLETED, batch_id, endpoints, emails, cast(dict[str, Any], payload)
+        )
 
 
 def video_ended(db: Connection | Session, batch_id: str, video_id: str, *, failed: bool) -> None:

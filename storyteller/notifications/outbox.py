@@ -41,8 +41,9 @@ OUTBOX_CHANNEL = "storyteller_outbox"
 RETRY_AFTER_MAX_S = 3600.0
 # The start of an answer kept in the delivery log.
 ANSWER_KEPT_CHARS = 500
-# A claim's lease beyond the delivery's own time limit.
-LEASE_MARGIN_S = 30.0
+# A claim's lease: twice the delivery's own time limit, and this much more (a delivery
+# cut short by its time limit is recorded well before its lease passes).
+LEASE_MARGIN_S = 5.0
 
 _MESSAGE = cast(Table, OutboxMessage.__table__)
 _M = _MESSAGE.c
@@ -136,7 +137,7 @@ class Outbox:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.schedule = retry_schedule(settings)
-        self.lease_s = settings.webhook_timeout_s + LEASE_MARGIN_S
+        self.lease_s = 2 * settings.webhook_timeout_s + LEASE_MARGIN_S
         self._sessions = make_session_factory(write_engine(engine))
         self._postgres = engine.dialect.name == "postgresql"
 

@@ -16,7 +16,9 @@ from storyteller.notifications import events
 
 # Deliberately plain: one @, no spaces or brackets, a domain with a dot. The mail server
 # has the last word; this catches slips, not every address RFC 5322 allows.
-_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^\s@<>()\[\],;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 
 
 class InvalidEmail(StorytellerError):
@@ -72,7 +74,9 @@ def read(session: Session, user_id: str | None) -> MailChoices:
     return MailChoices(email=holder.email, events=list(holder.email_events or []))
 
 
-def choose(session: Session, user_id: str | None, *, email: str | None, chosen: list[str]) -> MailChoices:
+def choose(
+    session: Session, user_id: str | None, *, email: str | None, chosen: list[str]
+) -> MailChoices:
     """Set the address and the events sent to it (checked first)."""
     address, names = checked_email(email), checked_events(chosen)
     holder = _holder(session, user_id)

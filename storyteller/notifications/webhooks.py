@@ -99,9 +99,7 @@ def check_events(chosen: list[str]) -> list[str]:
             f"unknown event {unknown[0]!r}: choose from {', '.join(events.EVENT_NAMES)}"
         )
     if not chosen:
-        raise WebhookChoiceError(
-            f"choose at least one event: {', '.join(events.EVENT_NAMES)}"
-        )
+        raise WebhookChoiceError(f"choose at least one event: {', '.join(events.EVENT_NAMES)}")
     return [name for name in events.EVENT_NAMES if name in chosen]
 
 
@@ -131,7 +129,9 @@ def create(
     return endpoint, secret
 
 
-def owned(session: Session, endpoint_id: str, *, user_id: str | None, admin: bool) -> WebhookEndpoint:
+def owned(
+    session: Session, endpoint_id: str, *, user_id: str | None, admin: bool
+) -> WebhookEndpoint:
     """The endpoint if the asker may see it (its owner; an admin sees every one)."""
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or (endpoint.user_id != user_id and not admin):
@@ -187,7 +187,9 @@ def deliver(settings: Settings, message: Message) -> Outcome:
     return post(settings, target, body, headers)
 
 
-def post(settings: Settings, target: addresses.Target, body: bytes, headers: dict[str, str]) -> Outcome:
+def post(
+    settings: Settings, target: addresses.Target, body: bytes, headers: dict[str, str]
+) -> Outcome:
     """POST to the checked address (never a new resolution), with the URL's host name for
     Host, TLS SNI and the certificate check; no redirect followed, the answer's size and
     the whole exchange's time capped."""

@@ -29,7 +29,9 @@ async def test_e_mail_choices_are_kept_and_checked(make_client: MakeClient) -> N
     assert chosen.json()["email"] == "ann@example.com"
     assert chosen.json()["emailEvents"] == ["batch.completed", "video.failed"]
     assert (await client.get("/api/notifications")).json()["email"] == "ann@example.com"
-    bad = await client.put("/api/notifications", json={"email": "ann at example", "emailEvents": []})
+    bad = await client.put(
+        "/api/notifications", json={"email": "ann at example", "emailEvents": []}
+    )
     assert bad.status_code == 422
     assert "not an e-mail address" in bad.json()["error"]
     unknown = await client.put(

@@ -11,6 +11,7 @@ import io
 import ipaddress
 import socket
 import ssl
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,14 +222,35 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
 
 @pytest.fixture
 async def finished(
-    make_client: MakeClient, silent_clip: Clip, bad_inputs: dict[str, Path]
+    make_client: MakeClient,
+    silent_clip: Clip,
+    bad_inputs: dict[str, Path],
+    plain_server: SmtpServer,
 ) -> dict[str, Any]:
-    """A batch of a real clip (named with non-ASCII) and a text file, ended by the engine."""
-    client = await make_client(start_engine=True, max_concurrent_jobs=1)
+    """A batch of a real clip (named with non-ASCII) and a text file, ended by the engine
+    of a service whose user asked for `batch.completed` by e-mail to the test's server."""
+    client = await make_client(
+        start_engine=True,
+        max_concurrent_jobs=1,
+        smtp_host="127.0.0.1",
+        smtp_port=plain_server.port,
+        smtp_tls="none",
+        mail_from="stories@storyteller.example",
+        public_url=PUBLIC_URL,
+    )
+    chosen = {"email": "reader@example.com", "emailEvents": ["batch.completed"]}
+    assert (await client.put("/api/notifications", json=chosen)).status_code == 200
     files = video_files(("café 東京.mp4", silent_clip.path), ("notes.mp4", bad_inputs["text"]))
     answer = await client.post("/api/upload", files=files)
     assert answer.status_code == 200, answer.text
     return await wait_for_job(client, answer.json()["jobId"], timeout=60)
+
+
+def _wait_for_mail(inbox: Inbox, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not inbox.envelopes:
+        assert time.monotonic() < deadline, "no e-mail arrived"
+        time.sleep(0.1)
 
 
 @pytest.mark.anyio
@@ -238,6 +260,16 @@ async def test_a_finished_batch_arrives_with_every_story_reason_link_and_its_pdf
     told = [v for v in finished["videos"] if v["statusDetail"] == "completed"]
     failed = [v for v in finished["videos"] if v["statusDetail"] == "failed"]
     assert len(told) == 1 and len(failed) == 1, finished
+    # The service's own delivery loop sends it: the outbox, the e-mail channel, this module.
+    _wait_for_mail(plain_server.inbox)
+    message = plain_server.inbox.only()
+    assert message["Subject"].startswith("1 story ready, 1 failed — batch of ")
+    text, _ = _parts(message)
+    assert "café 東京.mp4" in text and failed[0]["error"] in text
+    assert f"{PUBLIC_URL}/?job={finished['id']}" in text
+    plain_server.inbox.envelopes.clear()
+
+    # The same event sent here, with the database at hand: the stories come attached.
     mail_settings = _mail_settings(settings, plain_server, database_url=database_url)
     database = Database(make_engine(database_url))
     try:

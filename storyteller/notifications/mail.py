@@ -65,13 +65,18 @@ def recipient(to: str) -> str:
     problem = f"{to!r} is not an e-mail address: give one like name@example.com"
     if not candidate or any(c in candidate for c in "\r\n\x00<>,;") or " " in candidate:
         raise MailError(problem, retryable=False)
-    try:
-        address = Address(addr_spec=candidate)
-    except (ValueError, IndexError, HeaderParseError) as exc:
-        raise MailError(problem, retryable=False) from exc
-    if not address.username or not address.domain:
+    local, at, domain = candidate.rpartition("@")
+    if not (local and at and domain) or "@" in local:
         raise MailError(problem, retryable=False)
-    return address.addr_spec
+    try:
+        # The standard library refuses a local part beyond ASCII (`josé@...`), which SMTP
+        # carries with SMTPUTF8: check its ASCII stand-in instead.
+        plain = local if local.isascii() else "x" * len(local.encode())
+        Address(addr_spec=f"{plain}@{domain}")
+    # AttributeError: the parser trips over some malformed domains (`a@[x`) on 3.11.
+    except (ValueError, IndexError, AttributeError, HeaderParseError) as exc:
+        raise MailError(problem, retryable=False) from exc
+    return candidate
 
 
 def _sender(settings: Settings) -> tuple[str, str]:
@@ -183,7 +188,10 @@ def send_event(
     `SMTP_TIMEOUT_S`. `message_id` (the outbox's) makes the Message-ID and the dedupe
     header; with `database`, a `batch.completed` message carries the batch's stories.
     Raises MailError."""
-    message = message_of(event, public_url=settings.public_url)
+    try:
+        message = message_of(event, public_url=settings.public_url)
+    except ValueError as exc:  # an event no e-mail is written for: trying again cannot help
+        raise MailError(str(exc), retryable=False) from exc
     attachment = None
     if database is not None and event.get("type") == BATCH_COMPLETED:
         attachment, note = batch_attachment(database, settings, event)
@@ -276,6 +284,12 @@ def deliver(settings: Settings, mail: EmailMessage) -> None:
             retryable=_temporary(exc.smtp_code),
         ) from exc
     except smtplib.SMTPNotSupportedError as exc:
+        if "SMTPUTF8" in str(exc):
+            raise MailError(
+                f"the SMTP server {where} cannot deliver to {mail['To']}: an address beyond "
+                "ASCII needs a server that offers SMTPUTF8",
+                retryable=False,
+            ) from exc
         raise MailError(
             f"the SMTP server {where} does not offer what the settings ask ({exc}): check "
             "STORYTELLER_SMTP_TLS (starttls needs a server that offers STARTTLS; many offer "

@@ -419,6 +419,18 @@ def test_header_injection_in_a_name_or_an_address_adds_no_header(
     assert len(plain_server.inbox.envelopes) == 1
 
 
+def test_an_address_beyond_ascii_goes_with_smtputf8(
+    settings: Settings, plain_server: SmtpServer
+) -> None:
+    send_event(_mail_settings(settings, plain_server), "josé@example.com", _video_event("a.mp4"))
+    envelope = plain_server.inbox.envelopes[0]
+    assert envelope.rcpt_tos == ["josé@example.com"] and envelope.smtp_utf8
+    assert plain_server.inbox.only()["To"] == "josé@example.com"
+    with pytest.raises(MailError) as unknown:
+        send_event(_mail_settings(settings, plain_server), "a@example.com", {"type": "x.y"})
+    assert not unknown.value.retryable and "x.y" in unknown.value.reason
+
+
 def test_markup_in_a_story_is_shown_not_obeyed(
     settings: Settings, plain_server: SmtpServer
 ) -> None:

@@ -172,7 +172,7 @@ def batch_attachment(
         return None, f"The stories are too big to attach.{download}"
     except Exception as exc:  # an attachment is a courtesy: the message goes without it
         log.warning("the stories of batch %s could not be attached", batch_id, exc_info=exc)
-        return None, f"The stories could not be attached ({type(exc).__name__}).{download}"
+        return None, f"The stories could not be attached (the service's log says why).{download}"
 
 
 def send_event(

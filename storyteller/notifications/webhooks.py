@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
+import functools
 import hashlib
 import hmac
 import secrets
@@ -195,7 +196,6 @@ def post(
     the whole exchange's time capped."""
     url = target.url.copy_with(host=str(target.address))
     headers = {**headers, "host": target.url.netloc.decode("ascii")}
-    timeout = httpx.Timeout(settings.webhook_timeout_s, connect=settings.webhook_connect_timeout_s)
     started = time.monotonic()
     deadline = started + settings.webhook_timeout_s
 
@@ -204,13 +204,7 @@ def post(
 
     try:
         with (
-            httpx.Client(
-                timeout=timeout,
-                follow_redirects=False,
-                trust_env=False,  # never through a proxy the environment names
-                limits=httpx.Limits(max_keepalive_connections=0),
-            ) as client,
-            client.stream(
+            _client(settings.webhook_timeout_s, settings.webhook_connect_timeout_s).stream(
                 "POST",
                 url,
                 content=body,
@@ -240,6 +234,19 @@ def post(
             latency_ms=elapsed_ms(),
         )
     return judged(response.status_code, response.headers, bytes(answer), elapsed_ms())
+
+
+@functools.cache
+def _client(timeout_s: float, connect_s: float) -> httpx.Client:
+    """One client for every delivery of this process (making one costs a TLS context: a
+    tenth of a second). Connections are never kept: each request goes to the address just
+    checked, with its own host name for SNI, so none may be reused for another name."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_s, connect=connect_s),
+        follow_redirects=False,
+        trust_env=False,  # never through a proxy the environment names
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 def judged(status: int, headers: httpx.Headers, answer: bytes, latency_ms: int) -> Outcome:

@@ -35,6 +35,7 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
+    delay_s: float = 0.0  # answered this late (a receiver still working when the sender dies)
 
 
 class Receiver:
@@ -52,12 +53,16 @@ class Receiver:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 receiver._arrived(headers, body)
                 answer = receiver._next_answer()
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                time.sleep(answer.delay_s)
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except OSError:
+                    pass  # the sender is gone
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -140,3 +140,17 @@ async def test_another_members_webhooks_are_not_found(
         answer = await client.request(method, path, headers=bob.auth)
         assert answer.status_code == 404, f"{method} {path}: {answer.status_code}"
     assert (await client.get(f"/api/webhooks/{hook['id']}", headers=ann.auth)).status_code == 200
+
+
+async def test_metrics_count_the_outbox(make_client: MakeClient) -> None:
+    client = await make_client(**LOCAL)
+    hook = (
+        await client.post(
+            "/api/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["video.failed"]}
+        )
+    ).json()
+    await client.post(f"/api/webhooks/{hook['id']}/test")
+    text = (await client.get("/metrics")).text
+    assert 'storyteller_notifications{channel="webhook",state="pending"} 1.0' in text
+    assert 'storyteller_notifications{channel="email",state="failed"} 0.0' in text
+    assert "storyteller_outbox_oldest_due_seconds " in text

@@ -155,7 +155,7 @@ def test_two_processes_drain_one_outbox_delivering_each_message_once(
                 payload={"type": "webhook.test", "n": n},
                 endpoint_id=hook_id,
             )
-            for n in range(300)
+            for n in range(120)
         ]
         session.commit()
     environment = {**os.environ, "STORYTELLER_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}

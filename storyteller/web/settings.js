@@ -302,7 +302,11 @@ function drawDelivery(hookId, delivery) {
       await call("POST", `/api/webhooks/${encodeURIComponent(hookId)}/deliveries/${encodeURIComponent(delivery.messageId)}/resend`);
       showProblem("");
       const log = document.querySelector(`details.log[data-hook="${CSS.escape(hookId)}"]`);
-      if (log) await loadLog(hookId, log);
+      if (log) {
+        await loadLog(hookId, log);
+        // Disabled while it worked, the button lost focus: give it to its successor.
+        log.querySelector(`button[data-message="${CSS.escape(delivery.messageId)}"]`)?.focus();
+      }
     } catch (error) {
       showProblem(error.message);
       button.disabled = false;
@@ -314,7 +318,7 @@ function drawDelivery(hookId, delivery) {
     el("header", {},
       el("strong", { text: delivery.event }),
       el("span", { class: `tag ${delivery.state}`, text: delivery.state }),
-      el("button", { type: "button", onclick: resend }, "Send again")),
+      el("button", { type: "button", "data-message": delivery.messageId, onclick: resend }, "Send again")),
     el("p", { class: "muted", text: `${when(delivery.createdAt)} · ${delivery.messageId}${next}` }),
     drawAttempts(delivery.attempts));
 }
@@ -323,9 +327,12 @@ async function loadLog(hookId, log) {
   const body = log.querySelector(".log-body");
   try {
     const { deliveries } = await call("GET", `/api/webhooks/${encodeURIComponent(hookId)}/deliveries?limit=50`);
+    // A redraw replaces the buttons: the one that had focus hands it to its successor.
+    const focused = body.contains(document.activeElement) ? document.activeElement.dataset.message : null;
     body.replaceChildren(deliveries.length
       ? el("ul", { class: "deliveries" }, deliveries.map((delivery) => drawDelivery(hookId, delivery)))
       : el("p", { class: "muted", text: "Nothing sent yet: send a test event to check your receiver." }));
+    if (focused) body.querySelector(`button[data-message="${CSS.escape(focused)}"]`)?.focus();
   } catch (error) {
     body.replaceChildren(el("p", { class: "field-error", text: error.message }));
   }

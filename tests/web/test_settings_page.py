@@ -165,6 +165,7 @@ def test_email_webhook_secret_test_event_and_delivery_log(
 
     # Send again: the same message id, once more.
     delivery.get_by_role("button", name="Send again").click()
+    expect(delivery.get_by_role("button", name="Send again")).to_be_focused()
     expect(log.locator("tbody tr")).to_have_count(2, timeout=20_000)
     assert len(receiver.received) == 2
     assert receiver.received[0]["webhook-id"] == receiver.received[1]["webhook-id"]

@@ -10,6 +10,7 @@ TLS mode that does not fit the server), and, for the latter, which setting to fi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -196,13 +197,7 @@ def send_event(
     if database is not None and event.get("type") == BATCH_COMPLETED:
         attachment, note = batch_attachment(database, settings, event)
         if note:
-            message = Message(
-                subject=message.subject,
-                heading=message.heading,
-                batch_url=message.batch_url,
-                videos=message.videos,
-                notes=(*message.notes, note),
-            )
+            message = dataclasses.replace(message, notes=(*message.notes, note))
     mail = compose(
         settings,
         to,

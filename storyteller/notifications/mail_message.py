@@ -59,6 +59,7 @@ class Message:
     batch_url: str | None
     videos: tuple[VideoLine, ...]
     notes: tuple[str, ...] = ()
+    settings_url: str | None = None  # where the reader chooses what they are sent
 
     def text(self) -> str:
         lines = [self.heading, ""]
@@ -79,6 +80,8 @@ class Message:
             if video.url:
                 lines.append(f"   Open: {video.url}")
             lines.append("")
+        if self.settings_url:
+            lines += ["--", f"Choose which notifications you get: {self.settings_url}"]
         return "\n".join(lines).rstrip() + "\n"
 
     def html(self) -> str:
@@ -120,9 +123,14 @@ class Message:
             if video.url:
                 parts.append(f'<p style="{_P}"><a href="{_e(video.url)}">Open this video</a></p>')
             parts.append("</div>")
+        choose = (
+            f'<a href="{_e(self.settings_url)}">its settings page</a>'
+            if self.settings_url
+            else "its settings page"
+        )
         parts.append(
             f'<p style="{_FOOT}">Sent by Video Storyteller. Choose which notifications you '
-            "get on its settings page.</p></div></body></html>"
+            f"get on {choose}.</p></div></body></html>"
         )
         return "".join(parts)
 
@@ -234,10 +242,11 @@ def message_of(event: Mapping[str, Any], *, public_url: str | None) -> Message:
     data = event.get("data") or {}
     batch = data.get("batch") or {}
     batch_url = batch_link(public_url, batch)
+    settings_url = link(public_url, "/settings")
     if kind == BATCH_COMPLETED:
         videos = tuple(_video(public_url, v) for v in data.get("videos") or ())
         subject = one_line(batch_subject(batch))
-        return Message(subject=subject, heading=subject, batch_url=batch_url, videos=videos)
+        return Message(subject, subject, batch_url, videos, settings_url=settings_url)
     if kind in (VIDEO_COMPLETED, VIDEO_FAILED):
         video = _video(public_url, data.get("video") or {})
         name = one_line(video.name, _SUBJECT_NAME_MAX)
@@ -246,5 +255,5 @@ def message_of(event: Mapping[str, Any], *, public_url: str | None) -> Message:
             subject = f"Story ready: {name}" + (f" — {title}" if title else "")
         else:
             subject = f"No story for {name}"
-        return Message(subject=subject, heading=subject, batch_url=batch_url, videos=(video,))
+        return Message(subject, subject, batch_url, (video,), settings_url=settings_url)
     raise ValueError(f"no e-mail for an event of type {one_line(kind)!r}")

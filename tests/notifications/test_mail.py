@@ -294,6 +294,7 @@ async def test_a_finished_batch_arrives_with_every_story_reason_link_and_its_pdf
         assert "notes.mp4" in body
         assert f"{PUBLIC_URL}/?job={finished['id']}" in body
     assert title in text and failed[0]["error"] in text
+    assert f"{PUBLIC_URL}/settings" in text and f'href="{PUBLIC_URL}/settings"' in markup
     for video in finished["videos"]:  # each video's own link
         assert f"{PUBLIC_URL}/?job={finished['id']}&video={video['id']}" in text
     # Escaped once in the HTML: the story's quotes and the reason's words come through.

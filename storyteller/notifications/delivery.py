@@ -3,7 +3,8 @@ web process, a `storyteller worker`, a web process of the many-machines mode).
 
 One thread looks for due messages (a cheap read first, so an idle loop takes no write
 lock), claims as many as it has free slots (`STORYTELLER_NOTIFICATION_CONCURRENCY`) and
-hands each to a pool that sends it through its channel and records the outcome. It
+hands each to a pool that sends it through its channel; the thread records the outcomes
+that came back meanwhile in the transaction of its next claim. It
 looks every `STORYTELLER_NOTIFICATION_POLL_S`, at once when woken: by the engine of its
 process when videos end, by PostgreSQL's NOTIFY on `storyteller_outbox` (sent at the
 commit that wrote a message, from any process), and when a slot frees up.
@@ -50,7 +51,8 @@ class Deliverer:
         self._pool = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="storyteller-deliver"
         )
-        self._busy = 0
+        self._busy = 0  # deliveries under way
+        self._done: list[tuple[Message, Outcome]] = []  # delivered, not yet recorded
         self._lock = threading.Lock()
         self._woken = threading.Event()
         self._stopping = threading.Event()
@@ -83,58 +85,65 @@ class Deliverer:
             self._thread.join(timeout=timeout_s)
         if self._listener is not None:
             self._listener.stop()
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             pause = self.settings.notification_poll_s
             try:
-                if self._free() and self._claim_some():
+                if self._settle():
                     continue  # more may be due at once
             except SQLAlchemyError:
                 log.warning("cannot look for notifications to deliver; trying again", exc_info=True)
                 pause = ERROR_PAUSE_S
             self._woken.wait(pause)
             self._woken.clear()
-
-    def _free(self) -> int:
-        with self._lock:
-            return self.concurrency - self._busy
-
-    def _claim_some(self) -> bool:
-        """Claim and start what is due; whether every free slot was filled."""
-        if self.outbox.next_due_in() != 0:
-            return False
-        free = self._free()
-        claimed = self.outbox.claim(self.worker_id, limit=free)
-        for message in claimed:
-            with self._lock:
-                self._busy += 1
-            self._pool.submit(self._deliver, message)
-        return bool(claimed) and len(claimed) == free
-
-    def _deliver(self, message: Message) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         try:
-            try:
-                outcome = self.channels[message.channel](self.settings, message)
-            except Exception:  # a fault of ours: logged, and the message tried again later
-                log.exception("delivering notification %s failed", message.id)
-                outcome = Outcome(
-                    delivered=False, retryable=True, error="internal error: see the service's log"
-                )
-            self.outbox.finish(message, outcome)
+            self._settle(claim=False)  # what finished while stopping
+        except SQLAlchemyError:
+            log.warning("cannot record the last deliveries; they will be sent again", exc_info=True)
+
+    def _settle(self, *, claim: bool = True) -> bool:
+        """Record what was delivered and claim what is due for the free slots, in one
+        transaction; whether to look again at once."""
+        with self._lock:
+            done, self._done = self._done, []
+            free = self.concurrency - self._busy
+        # Due or not is a read (no lock): an idle process never takes the write lock.
+        due = claim and free > 0 and (bool(done) or self.outbox.next_due_in() == 0)
+        if not done and not due:
+            return False
+        try:
+            states, claimed = self.outbox.settle(done, self.worker_id, limit=free if due else 0)
+        except SQLAlchemyError:
+            with self._lock:
+                self._done[:0] = done  # recorded at the next look
+            raise
+        for (message, outcome), state in zip(done, states, strict=True):
             if not outcome.delivered:
                 log.info(
-                    "notification %s (%s) not delivered, attempt %d: %s",
+                    "notification %s (%s), attempt %d, not delivered (now %s): %s",
                     message.id,
                     message.event,
                     message.attempt,
+                    state,
                     outcome.error,
                 )
-        except SQLAlchemyError:
-            # Its lease passes and it is claimed again: delivered at least once.
-            log.warning("cannot record the delivery of %s", message.id, exc_info=True)
-        finally:
-            with self._lock:
-                self._busy -= 1
-            self._woken.set()
+        with self._lock:
+            self._busy += len(claimed)
+        for message in claimed:
+            self._pool.submit(self._deliver, message)
+        return bool(done) or (bool(claimed) and len(claimed) == free)
+
+    def _deliver(self, message: Message) -> None:
+        try:
+            outcome = self.channels[message.channel](self.settings, message)
+        except Exception:  # a fault of ours: logged, and the message tried again later
+            log.exception("delivering notification %s failed", message.id)
+            outcome = Outcome(
+                delivered=False, retryable=True, error="internal error: see the service's log"
+            )
+        with self._lock:
+            self._busy -= 1
+            self._done.append((message, outcome))
+        self._woken.set()

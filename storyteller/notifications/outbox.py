@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
@@ -129,6 +129,25 @@ def wake_deliverers(db: Connection | Session) -> None:
 
 
 _DUE = (_M.state.in_((MessageState.PENDING, MessageState.DELIVERING)),)
+# Moving a message on after an attempt, only while the claim is still the finisher's (a
+# process whose lease passed must not undo what the next claimant did).
+_FINISH = (
+    update(_MESSAGE)
+    .where(
+        _M.id == bindparam("p_id"),
+        _M.state == MessageState.DELIVERING,
+        _M.claimed_by == bindparam("p_claimed_by"),
+        _M.attempts == bindparam("p_attempts"),
+    )
+    .values(
+        state=bindparam("p_state"),
+        claimed_by=None,
+        claim_expires_at=None,
+        delivered_at=bindparam("p_delivered_at"),
+        next_attempt_at=bindparam("p_next_attempt_at"),
+        last_error=bindparam("p_last_error"),
+    )
+)
 
 
 class Outbox:
@@ -143,8 +162,29 @@ class Outbox:
 
     def claim(self, worker_id: str, *, limit: int) -> list[Message]:
         """Up to `limit` due messages, oldest due first, leased to `worker_id`."""
-        if limit < 1:
-            return []
+        return self.settle([], worker_id, limit=limit)[1]
+
+    def finish(self, message: Message, outcome: Outcome) -> MessageState:
+        """Log the attempt and move the message on (unless its lease passed and another
+        process claimed it meanwhile: the attempt is logged all the same); its new state."""
+        return self.settle([(message, outcome)], message.claimed_by, limit=0)[0][0]
+
+    def settle(
+        self, done: Sequence[tuple[Message, Outcome]], worker_id: str, *, limit: int
+    ) -> tuple[list[MessageState], list[Message]]:
+        """`finish` each of `done` and `claim` up to `limit`, in one transaction (a busy
+        process delivers faster than it could commit each message on its own): the new
+        states, and the messages claimed."""
+        with self._sessions.begin() as session:
+            if self._postgres:
+                # A claim or a finish lost in a crash of PostgreSQL itself only means a
+                # message sent again, which receivers dedupe: no need to wait for the WAL.
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            states = self._finish_in(session, done) if done else []
+            claimed = self._claim_in(session, worker_id, limit) if limit > 0 else []
+        return states, claimed
+
+    def _claim_in(self, session: Session, worker_id: str, limit: int) -> list[Message]:
         now = utcnow()
         pick = (
             select(_M.id)
@@ -154,103 +194,107 @@ class Outbox:
         )
         if self._postgres:
             pick = pick.with_for_update(skip_locked=True)
-        with self._sessions.begin() as session:
-            ids = list(session.scalars(pick))
-            if not ids:
-                return []
-            session.execute(
-                update(_MESSAGE)
-                .where(_M.id.in_(ids))
-                .values(
-                    state=MessageState.DELIVERING,
-                    claimed_by=worker_id,
-                    claim_expires_at=now + dt.timedelta(seconds=self.lease_s),
-                    next_attempt_at=now + dt.timedelta(seconds=self.lease_s),
-                    attempts=_M.attempts + 1,
-                )
+        ids = list(session.scalars(pick))
+        if not ids:
+            return []
+        session.execute(
+            update(_MESSAGE)
+            .where(_M.id.in_(ids))
+            .values(
+                state=MessageState.DELIVERING,
+                claimed_by=worker_id,
+                claim_expires_at=now + dt.timedelta(seconds=self.lease_s),
+                next_attempt_at=now + dt.timedelta(seconds=self.lease_s),
+                attempts=_M.attempts + 1,
             )
-            rows = session.execute(
-                select(
-                    _M.id,
-                    _M.event,
-                    _M.channel,
-                    _M.payload,
-                    _M.attempts,
-                    _M.endpoint_id,
-                    _M.email,
-                    _E.url,
-                    _E.secret,
-                    _E.enabled,
-                )
-                .select_from(_MESSAGE.outerjoin(WebhookEndpoint.__table__, _E.id == _M.endpoint_id))
-                .where(_M.id.in_(ids))
-                .order_by(_M.created_at)
+        )
+        rows = session.execute(
+            select(
+                _M.id,
+                _M.event,
+                _M.channel,
+                _M.payload,
+                _M.attempts,
+                _M.endpoint_id,
+                _M.email,
+                _E.url,
+                _E.secret,
+                _E.enabled,
             )
-            return [
-                Message(
-                    id=row.id,
-                    event=row.event,
-                    channel=Channel(row.channel),
-                    payload=row.payload,
-                    attempt=row.attempts,
-                    claimed_by=worker_id,
-                    endpoint_id=row.endpoint_id,
-                    email=row.email,
-                    url=row.url,
-                    secret=row.secret,
-                    enabled=bool(row.enabled) if row.endpoint_id else True,
-                )
-                for row in rows
-            ]
+            .select_from(_MESSAGE.outerjoin(WebhookEndpoint.__table__, _E.id == _M.endpoint_id))
+            .where(_M.id.in_(ids))
+            .order_by(_M.created_at)
+        )
+        return [
+            Message(
+                id=row.id,
+                event=row.event,
+                channel=Channel(row.channel),
+                payload=row.payload,
+                attempt=row.attempts,
+                claimed_by=worker_id,
+                endpoint_id=row.endpoint_id,
+                email=row.email,
+                url=row.url,
+                secret=row.secret,
+                enabled=bool(row.enabled) if row.endpoint_id else True,
+            )
+            for row in rows
+        ]
 
-    def finish(self, message: Message, outcome: Outcome) -> MessageState | None:
-        """Log the attempt and move the message on; its new state, or None when its lease
-        had passed and another process claimed it meanwhile (the attempt is logged)."""
+    def _finish_in(
+        self, session: Session, done: Sequence[tuple[Message, Outcome]]
+    ) -> list[MessageState]:
+        """The attempts logged and the messages moved on, each kind in one statement."""
         now = utcnow()
-        with self._sessions.begin() as session:
-            session.execute(
-                insert(DeliveryAttempt).values(
-                    message_id=message.id,
-                    at=now,
-                    status=outcome.status,
-                    error=outcome.error,
-                    latency_ms=outcome.latency_ms,
-                    answer=(outcome.answer or None) and outcome.answer[:ANSWER_KEPT_CHARS],
-                )
-            )
+        session.execute(
+            insert(DeliveryAttempt),
+            [
+                {
+                    "message_id": message.id,
+                    "at": now,
+                    "status": outcome.status,
+                    "error": outcome.error,
+                    "latency_ms": outcome.latency_ms,
+                    "answer": (outcome.answer or None) and outcome.answer[:ANSWER_KEPT_CHARS],
+                }
+                for message, outcome in done
+            ],
+        )
+        for message, outcome in done:
             if outcome.disable_endpoint and message.endpoint_id:
                 session.execute(
                     update(WebhookEndpoint)
                     .where(WebhookEndpoint.id == message.endpoint_id)
                     .values(enabled=False, disabled_reason=outcome.disable_endpoint)
                 )
-            values: dict[str, Any] = {"claimed_by": None, "claim_expires_at": None}
-            if outcome.delivered:
-                values.update(state=MessageState.DELIVERED, delivered_at=now, last_error=None)
-            elif outcome.retryable and message.attempt <= len(self.schedule):
-                delay = self.schedule[message.attempt - 1] * random.uniform(0.8, 1.2)
-                if outcome.retry_after_s is not None:
-                    delay = max(delay, min(outcome.retry_after_s, RETRY_AFTER_MAX_S))
-                values.update(
-                    state=MessageState.PENDING,
-                    next_attempt_at=now + dt.timedelta(seconds=delay),
-                    last_error=outcome.error,
-                )
-            else:
-                values.update(state=MessageState.FAILED, last_error=outcome.error)
-            changed = session.execute(
-                update(_MESSAGE)
-                .where(
-                    _M.id == message.id,
-                    _M.state == MessageState.DELIVERING,
-                    _M.claimed_by == message.claimed_by,
-                    _M.attempts == message.attempt,
-                )
-                .values(**values)
+        moved = [self._next(message, outcome, now) for message, outcome in done]
+        session.connection().execute(_FINISH, moved)
+        return [MessageState(row["p_state"]) for row in moved]
+
+    def _next(self, message: Message, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
+        """Where an attempt leaves a message: delivered, pending until its next try, or
+        failed (the parameters of `_FINISH`)."""
+        row: dict[str, Any] = {
+            "p_id": message.id,
+            "p_claimed_by": message.claimed_by,
+            "p_attempts": message.attempt,
+            "p_state": MessageState.FAILED,
+            "p_delivered_at": None,
+            "p_next_attempt_at": now,
+            "p_last_error": outcome.error,
+        }
+        if outcome.delivered:
+            row.update(p_state=MessageState.DELIVERED, p_delivered_at=now, p_last_error=None)
+        elif outcome.retryable and message.attempt <= len(self.schedule):
+            delay = self.schedule[message.attempt - 1] * random.uniform(0.8, 1.2)
+            if outcome.retry_after_s is not None:
+                delay = max(delay, min(outcome.retry_after_s, RETRY_AFTER_MAX_S))
+            row.update(
+                p_state=MessageState.PENDING,
+                p_next_attempt_at=now + dt.timedelta(seconds=delay),
             )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return MessageState(values["state"]) if "state" in values else None
+        return row
 
     def next_due_in(self) -> float | None:
         """Seconds until the next message is due (0 when one is), None when none waits."""

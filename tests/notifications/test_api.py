@@ -7,7 +7,9 @@ import pytest
 from tests.accounts.people import add_person
 from tests.api.conftest import MakeClient
 
-pytestmark = pytest.mark.anyio
+# The routes' rules do not depend on the database: SQLite alone (the access test in
+# tests/api runs them on PostgreSQL too).
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 LOCAL = {"webhook_allowed_hosts": "127.0.0.1"}
 

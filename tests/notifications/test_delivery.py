@@ -20,6 +20,10 @@ from tests.jobs.scripted import SCRIPTED
 from tests.notifications.receiver import Answer, Arrival, Receiver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+# The delivery rules are the same on both databases: one (the end-to-end test) runs on
+# PostgreSQL too, the rest on SQLite alone (tests/notifications/test_outbox.py has
+# PostgreSQL's own concurrency).
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 ALL = ["batch.completed", "video.completed", "video.failed"]
 
@@ -95,6 +99,7 @@ async def test_a_batch_tells_each_video_and_its_end_signed(
     assert all(d["attempts"][0]["status"] == 200 for d in log)
 
 
+@SQLITE
 async def test_only_chosen_events_go_to_an_endpoint(
     make_client: MakeClient, receiver: Receiver
 ) -> None:
@@ -107,6 +112,7 @@ async def test_only_chosen_events_go_to_an_endpoint(
     assert got[0].verified
 
 
+@SQLITE
 async def test_a_failing_receiver_gets_the_event_again_until_it_answers(
     make_client: MakeClient, receiver: Receiver
 ) -> None:
@@ -134,6 +140,7 @@ async def delivered_log(client: httpx.AsyncClient, hook_id: str) -> dict[str, An
         await anyio.sleep(0.05)
 
 
+@SQLITE
 async def test_retry_after_is_honoured(make_client: MakeClient, receiver: Receiver) -> None:
     client = await service(make_client, webhook_retry_schedule="0.1,0.1")
     await register(client, receiver, ["batch.completed"])
@@ -143,6 +150,7 @@ async def test_retry_after_is_honoured(make_client: MakeClient, receiver: Receiv
     assert second.at - first.at >= 1.9
 
 
+@SQLITE
 async def test_out_of_retries_the_message_fails(
     make_client: MakeClient, receiver: Receiver
 ) -> None:
@@ -160,6 +168,7 @@ async def test_out_of_retries_the_message_fails(
     assert got[-1].id == log["messageId"]
 
 
+@SQLITE
 async def test_a_4xx_fails_at_once_and_410_disables_the_endpoint(
     make_client: MakeClient, receiver: Receiver
 ) -> None:
@@ -186,6 +195,7 @@ async def test_a_4xx_fails_at_once_and_410_disables_the_endpoint(
     assert (await arrivals(receiver, 3))[-1].verified
 
 
+@SQLITE
 async def test_a_redirect_is_not_followed(make_client: MakeClient, receiver: Receiver) -> None:
     with Receiver() as inside:
         client = await service(make_client, webhook_retry_schedule="0.1")
@@ -198,6 +208,7 @@ async def test_a_redirect_is_not_followed(make_client: MakeClient, receiver: Rec
         assert len(receiver.arrivals) == 1 and inside.arrivals == []
 
 
+@SQLITE
 async def test_a_test_event_is_delivered(make_client: MakeClient, receiver: Receiver) -> None:
     client = await service(make_client)
     hook = await register(client, receiver, ["video.failed"])
@@ -207,6 +218,7 @@ async def test_a_test_event_is_delivered(make_client: MakeClient, receiver: Rece
     assert got[0].event["type"] == "webhook.test"
 
 
+@SQLITE
 async def test_a_batch_names_an_address_to_tell(make_client: MakeClient, database_url: str) -> None:
     client = await service(make_client)
     bad = await client.post(

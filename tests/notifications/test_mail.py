@@ -473,6 +473,7 @@ def test_no_smtp_host_says_which_setting_to_set(settings: Settings) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # nothing of the database's
 async def test_the_test_email_route_sends_to_your_own_address(
     make_client: MakeClient, plain_server: SmtpServer
 ) -> None:

@@ -23,12 +23,15 @@ from storyteller.api import (
     exports,
     guard,
     jobs,
+    mail,
     metrics,
+    notifications,
     oidc,
     page,
     system,
     tus,
     uploads,
+    webhooks,
 )
 from storyteller.api.deps import signed_in
 from storyteller.api.live import Announcer, EventHub
@@ -48,6 +51,7 @@ from storyteller.jobs.batch_mode.coordinator import later_hook
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.jobs.work import DEFAULT_JOB
+from storyteller.notifications.delivery import Deliverer
 from storyteller.storage.objects import video_store
 from storyteller.storage.tus import TusStore
 from storyteller.storage.uploads import UploadStore
@@ -85,6 +89,8 @@ def create_app(
             await anyio.to_thread.run_sync(running.engine.start)
         if running.listener is not None:
             await anyio.to_thread.run_sync(running.listener.start)
+        if running.deliverer is not None:
+            await anyio.to_thread.run_sync(running.deliverer.start)
         try:
             yield
         finally:
@@ -112,7 +118,7 @@ def create_app(
     # another member's job, video or upload; /health and signing in do not. Every route
     # declares the error statuses of the one table (api/errors.py).
     declared = errors.openapi_responses()
-    for module in (uploads, tus, jobs, exports, estimate, events):
+    for module in (uploads, tus, jobs, exports, estimate, events, notifications, mail, webhooks):
         app.include_router(module.router, dependencies=[Depends(signed_in)], responses=declared)
     app.include_router(system.router, responses=declared)
     app.include_router(system.gated, dependencies=[Depends(signed_in)], responses=declared)
@@ -135,6 +141,7 @@ class _Running:
     engine: EmbeddedEngine | None = None
     notifier: Notifier | None = None
     listener: Listener | None = None
+    deliverer: Deliverer | None = None
 
 
 def _open(
@@ -169,14 +176,24 @@ def _open(
             },
             on_reconnect=lambda: hub.publish("reset", None, {}),
         )
-    elif start_engine:
+    if settings.job_engine == "workers" or start_engine:
+        # Notifications leave from every process that runs (any of them may claim one).
+        running.deliverer = Deliverer(settings, db)
+    if settings.job_engine != "workers" and start_engine:
+        deliverer = running.deliverer
+
+        def changed(video_ids: list[str]) -> None:
+            hub.changed(video_ids)
+            if deliverer is not None:  # a video that ended may have written notifications
+                deliverer.wake()
+
         running.engine = EmbeddedEngine(
             settings,
             db,
             job=job,
             queue=queue,
-            on_change=hub.changed,
-            later=later_hook(settings, db, queue, on_change=hub.changed),
+            on_change=changed,
+            later=later_hook(settings, db, queue, on_change=changed),
         )
     state.database = running.database
     state.videos = videos
@@ -191,6 +208,8 @@ def _open(
 def _close(running: _Running, settings: Settings) -> None:
     if running.engine is not None:
         running.engine.stop(settings.shutdown_grace_s)
+    if running.deliverer is not None:
+        running.deliverer.stop(settings.webhook_timeout_s)
     if running.listener is not None:
         running.listener.stop()
     if running.notifier is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from storyteller import __version__
-from storyteller.commands import accounts, admin, client, export, local, service
+from storyteller.commands import accounts, admin, client, export, local, mail, service, webhooks
 
 app = typer.Typer(
     name="storyteller",
@@ -38,6 +38,8 @@ app.add_typer(admin.app, name="admin")
 
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.keys, name="keys")
+app.add_typer(mail.app, name="mail")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 @app.command()

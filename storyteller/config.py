@@ -179,6 +179,49 @@ class Settings(BaseSettings):
         "who is not disabled signs in.",
     )
 
+    # --- e-mail (storyteller/notifications/mail.py) ----------------------------------
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that sends the notification e-mails; unset: no e-mail.",
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the SMTP server; default by `SMTP_TLS`: 25 (none), 587 "
+        "(starttls), 465 (tls).",
+    )
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="How the connection to the SMTP server is encrypted: `starttls` (plain, "
+        "then upgraded; the server must offer it), `tls` (TLS from the first byte) or `none`.",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="User name at the SMTP server; unset: no sign-in (AUTH)."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password at the SMTP server, with `SMTP_USERNAME`."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the certificate authority that signed the SMTP server's "
+        "certificate, for a private one; default: the system's trusted authorities.",
+    )
+    smtp_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest wait for the SMTP server at each step."
+    )
+    mail_from: str | None = Field(
+        default=None,
+        description="Sender of the notification e-mails, `stories@example.com` or "
+        "`Video Storyteller <stories@example.com>`; needed with `SMTP_HOST`.",
+    )
+    mail_attachment_max_mb: float = Field(
+        default=5.0,
+        ge=0,
+        description="A finished batch's e-mail carries its stories as a PDF (or, when that is "
+        "too big, a ZIP of Markdown and text) up to this size; 0: never attach.",
+    )
+
     # --- media limits -------------------------------------------------------
     max_video_seconds: float = Field(
         default=1800.0, gt=0, description="Longest video accepted, in seconds of decoded footage."
@@ -419,6 +462,52 @@ class Settings(BaseSettings):
         "machine; the least recently used go first.",
     )
 
+    # --- notifications (storyteller/notifications/) ---------------------------
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Host names or networks (CIDR, e.g. `10.0.0.0/8`), comma-separated, that "
+        "webhooks may reach although they are private or loopback (an internal receiver); "
+        "plain http is then allowed to them too. Empty: only public https addresses.",
+    )
+    webhook_retry_schedule: str = Field(
+        default="5,30,120,600,1800,3600,7200,14400,28800,43200",
+        description="Seconds before each retry of a notification that failed for a reason "
+        "that may pass (time-out, 5xx, 429), comma-separated; each waits 80-120% of its "
+        "value (jitter). Out of retries, the message is failed. The default spans about a day.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Most seconds a webhook delivery may take, connecting included.",
+    )
+    webhook_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="Most seconds to connect to a webhook receiver."
+    )
+    notification_story_limit_kb: int = Field(
+        default=256,
+        ge=1,
+        description="Largest notification body in kilobytes with its stories in it; beyond "
+        "it stories are left out (longest first) with a `storyUrl` to fetch each from.",
+    )
+    notification_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Notifications one process delivers at the same time.",
+    )
+    notification_poll_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often a process looks for notifications that are due (a new one "
+        "on PostgreSQL wakes it at once through LISTEN/NOTIFY).",
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="A Fernet key that encrypts webhook signing secrets in the database (make "
+        "one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`); every process needs the same one. Unset: "
+        "they are stored as they are.",
+    )
+
     @field_validator("job_engine", mode="before")
     @classmethod
     def _name_the_distributed_engine(cls, value: object) -> object:
@@ -473,6 +562,27 @@ class Settings(BaseSettings):
                 f"STORYTELLER_S3_ENDPOINT_URL must start with http:// or https://, not {url!r}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_mail(self) -> Settings:
+        if self.smtp_host and not (self.mail_from or "").strip():
+            raise ValueError(
+                "STORYTELLER_SMTP_HOST needs STORYTELLER_MAIL_FROM: the address the "
+                "notification e-mails come from (one the SMTP server lets you send as)"
+            )
+        if self.mail_from and ("\r" in self.mail_from or "\n" in self.mail_from):
+            raise ValueError("STORYTELLER_MAIL_FROM must be one line")
+        return self
+
+    @property
+    def mail_configured(self) -> bool:
+        """Whether notification e-mails can be sent (an SMTP server is set)."""
+        return bool((self.smtp_host or "").strip())
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        """The SMTP port: the setting, or the usual one of the TLS mode."""
+        return self.smtp_port or {"none": 25, "starttls": 587, "tls": 465}[self.smtp_tls]
 
     @field_validator("story_years")
     @classmethod

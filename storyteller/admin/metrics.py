@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
 from storyteller.db.models import (
+    MessageState,
+    OutboxMessage,
     Priority,
     ServiceState,
     Spend,
@@ -119,6 +121,46 @@ class ServiceCollector(Collector):
         yield uploaded
 
         yield from self._workers()
+        yield from self._notifications()
+
+    def _notifications(self) -> Iterator[Metric]:
+        messages = GaugeMetricFamily(
+            "storyteller_notifications",
+            "Notifications in the outbox by channel and state (retrying: pending after a "
+            "failed attempt).",
+            labels=["channel", "state"],
+        )
+        retrying = case(
+            (
+                (OutboxMessage.state == MessageState.PENDING) & (OutboxMessage.attempts > 0),
+                "retrying",
+            ),
+            else_=OutboxMessage.state,
+        )
+        found = {
+            (str(channel), str(state)): count
+            for channel, state, count in self.session.execute(
+                select(OutboxMessage.channel, retrying, func.count()).group_by(
+                    OutboxMessage.channel, retrying
+                )
+            ).tuples()
+        }
+        for channel in ("webhook", "email"):
+            for state in ("pending", "retrying", "delivering", "delivered", "failed"):
+                messages.add_metric([channel, state], found.get((channel, state), 0))
+        yield messages
+        due = GaugeMetricFamily(
+            "storyteller_outbox_oldest_due_seconds",
+            "How long the notification due longest has waited to be sent (0: none waits).",
+        )
+        now = utcnow()
+        first = self.session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.state == MessageState.PENDING, OutboxMessage.next_attempt_at <= now
+            )
+        )
+        due.add_metric([], (now - first).total_seconds() if first is not None else 0.0)
+        yield due
 
     def _stages(self) -> Iterator[Metric]:
         counts = [

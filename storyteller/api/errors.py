@@ -22,6 +22,10 @@ from storyteller.batches.deletion import NoSuchBatch
 from storyteller.batches.intake import NothingKept
 from storyteller.errors import StorytellerError
 from storyteller.jobs.actions import JobError, NotFound, WrongState
+from storyteller.notifications.addresses import Refused as WebhookRefused
+from storyteller.notifications.mail import MailError
+from storyteller.notifications.preferences import InvalidEmail, InvalidEvent
+from storyteller.notifications.webhooks import NoSuchWebhook, WebhookChoiceError
 from storyteller.storage.objects import StorageError
 from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.tus import (
@@ -55,11 +59,17 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (BadMetadata, 400),
     (TooManyUploads, 429),
     (StorageError, 503),  # the storage every process shares is away or refuses us
+    (MailError, 502),  # the SMTP server is away or refuses the message
     (QuotaExceeded, 429),
     (NoSuchUser, 404),
     (NoSuchKey, 404),
     (NameTaken, 409),
     (AccountError, 422),
+    (NoSuchWebhook, 404),
+    (WebhookRefused, 422),  # a URL webhooks may not be sent to (private, not https...)
+    (WebhookChoiceError, 422),
+    (InvalidEmail, 422),
+    (InvalidEvent, 422),
 )
 
 INTERNAL = "internal error: the server could not answer; see its log"
@@ -74,7 +84,7 @@ MEANINGS = {
     401: "Nobody signed in: sign in, or send an API key as `Authorization: Bearer KEY`",
     403: "Not allowed: a cross-site request (its page's origin is neither this service nor an "
     "allowed one), or an admin's action asked by a member",
-    404: "No such job, video, upload or path",
+    404: "No such job, video, upload, webhook or path",
     405: "The path exists, not with that method (Allow lists the methods)",
     409: "The action does not fit the state (a video that has not failed, an unfinished upload)",
     410: "The resumable upload expired",
@@ -86,6 +96,8 @@ MEANINGS = {
     429: "Too many: open uploads, failed sign-ins, or a quota (the message says what resets when)",
     460: "Upload-Checksum does not match the bytes (tus)",
     500: "A fault of ours; the server's log says what",
+    502: "The SMTP server could not be reached or refused the message (the message says "
+    "which setting to fix)",
     503: "The storage every process shares, or the sign-in provider, is away or refuses us",
     507: "The disk is too full to keep the upload",
 }

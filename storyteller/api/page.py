@@ -25,6 +25,13 @@ def admin_page() -> FileResponse:
     return FileResponse(WEB / "admin.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/settings")
+def settings_page() -> FileResponse:
+    # Notification settings; the page reads and changes them through /api/notifications
+    # and /api/webhooks, each behind the sign-in.
+    return FileResponse(WEB / "settings.html", headers={"Cache-Control": "no-cache"})
+
+
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/assets", StaticFiles(directory=WEB), name="assets")

@@ -23,7 +23,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from storyteller.api.deps import IntakeDep, SettingsDep, TusStoreDep
@@ -372,6 +372,11 @@ class TusBatch(BaseModel):
     model: str | None = Field(
         default=None, description="The AI teller's model (default: its configured one)"
     )
+    notifyEmail: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("notifyEmail", "notify_email"),
+        description="An address told when the batch ends (batch.completed)",
+    )
 
 
 def _upload_id(given: str) -> str:
@@ -397,6 +402,7 @@ async def tus_batch(
         teller=body.teller,
         model=body.model,
         highest=intake.owner.priority_cap,
+        notify_email=body.notifyEmail,
     )
     ids = [_upload_id(given) for given in body.uploads]
     if len(set(ids)) != len(ids):

@@ -43,6 +43,10 @@ FILE_FIELD = "videos"
                             "priority": {"type": "string", "enum": PRIORITIES},
                             "teller": {"type": "string"},
                             "model": {"type": "string"},
+                            "notify_email": {
+                                "type": "string",
+                                "description": "An address told when the batch ends",
+                            },
                         },
                         "required": [FILE_FIELD],
                     }
@@ -97,6 +101,7 @@ async def upload(
             teller=form.fields.get("teller") or teller,
             model=form.fields.get("model") or model,
             highest=intake.owner.priority_cap,
+            notify_email=form.fields.get("notify_email"),
         )
     except InvalidChoice:
         await anyio.to_thread.run_sync(intake.forget, files)

@@ -15,6 +15,7 @@ from storyteller.config import Settings
 from storyteller.db.models import Priority
 from storyteller.errors import StorytellerError
 from storyteller.jobs.priorities import parse_priority
+from storyteller.notifications.preferences import InvalidEmail, checked_email
 from storyteller.tellers.registry import has_models, teller_names
 
 # What a provider's model name looks like ("gemini-2.5-flash", "llama3.1:8b", "org/model").
@@ -62,11 +63,12 @@ def choose_priority(value: str | None) -> Priority:
 
 @dataclass(frozen=True)
 class Choice:
-    """Who tells a batch's stories, with which model, and how soon."""
+    """Who tells a batch's stories, with which model, how soon, and who is told when it ends."""
 
     priority: Priority
     teller: str
     model: str | None  # None: the teller's configured model
+    notify_email: str | None = None  # told of batch.completed
 
     @classmethod
     def of(
@@ -77,6 +79,7 @@ class Choice:
         teller: str | None = None,
         model: str | None = None,
         highest: Priority | None = None,
+        notify_email: str | None = None,
     ) -> Choice:
         """The choice from what a user sent (each may be missing); `InvalidChoice`.
         `highest` is the user's own priority: the default, and the most a batch gets
@@ -88,4 +91,8 @@ class Choice:
             if not priority or ranks.index(chosen_priority) < ranks.index(highest):
                 chosen_priority = highest
         chosen_teller = choose_teller(teller, settings.default_teller)
-        return cls(chosen_priority, chosen_teller, choose_model(model, chosen_teller))
+        try:
+            address = checked_email(notify_email)
+        except InvalidEmail as exc:
+            raise InvalidChoice(f"notify_email: {exc}") from None
+        return cls(chosen_priority, chosen_teller, choose_model(model, chosen_teller), address)

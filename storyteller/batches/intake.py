@@ -153,6 +153,7 @@ class Intake:
                 priority=choice.priority,
                 max_attempts=self.max_attempts,
                 owner_id=self.owner.id,
+                notify_email=choice.notify_email,
             )
             return Admitted(
                 batch_id=batch.id,

@@ -157,6 +157,10 @@ def submit(
         float, typer.Option(min=0.1, help="With --wait, seconds between two looks.")
     ] = 2.0,
     api_key: ApiKeyOption = None,
+    notify_email: Annotated[
+        str | None,
+        typer.Option("--notify-email", help="An e-mail address told when the job ends."),
+    ] = None,
 ) -> None:
     """Upload videos to a running service as one job and print its id and videos.
 
@@ -166,7 +170,12 @@ def submit(
 
     Exits 2 when the server is not reachable."""
 
-    chosen = (("priority", priority), ("teller", teller), ("model", model))
+    chosen = (
+        ("priority", priority),
+        ("teller", teller),
+        ("model", model),
+        ("notify_email", notify_email),
+    )
     form = {key: value for key, value in chosen if value}
     with Client(server, api_key) as client, ExitStack() as opened:
         # Open files are streamed by httpx a chunk at a time, never read whole.

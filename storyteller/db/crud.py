@@ -31,6 +31,7 @@ from storyteller.db.models import (
     VideoStatus,
 )
 from storyteller.db.types import utcnow
+from storyteller.notifications import fanout
 from storyteller.pipeline.evidence import Evidence
 from storyteller.story import model as story_model
 
@@ -67,8 +68,10 @@ def create_batch(
     priority: Priority | str = Priority.NORMAL,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     owner_id: str | None = None,
+    notify_email: str | None = None,
 ) -> Batch:
-    """A new batch whose videos wait in the queue, in the order given."""
+    """A new batch whose videos wait in the queue, in the order given; `notify_email`
+    is told when it ends."""
     if not videos:
         raise ValueError("a batch needs at least one video")
     if max_attempts < 1:
@@ -82,6 +85,7 @@ def create_batch(
         teller=teller,
         model=model,
         owner_id=owner_id,
+        notify_email=notify_email,
     )
     batch.videos = [
         Video(
@@ -107,6 +111,8 @@ def create_batch(
         batch.status, batch.completed_at = BatchStatus.COMPLETED, now
     session.add(batch)
     session.flush()
+    if batch.status == BatchStatus.COMPLETED:
+        fanout.batch_ended(session, batch.id)
     return batch
 
 
@@ -168,11 +174,12 @@ _SET_BATCH_STATUS = (
 
 
 def settle_batch(connection: Connection, *, batch_id: str) -> None:
-    """Set the batch `completed` once every video has ended, or back to `processing`
-    when one is queued again. Call it after changing a video's status, in the same
-    transaction: the batch row is locked first (on PostgreSQL), so two videos ending
-    at once cannot both miss that the other has ended. Plain statements (the job
-    queue's hot path): a batch object loaded in the session is not updated by it."""
+    """Set the batch `completed` once every video has ended (writing its batch.completed
+    notifications), or back to `processing` when one is queued again. Call it after
+    changing a video's status, in the same transaction: the batch row is locked first (on
+    PostgreSQL), so two videos ending at once cannot both miss that the other has ended,
+    nor both see it end. Plain statements (the job queue's hot path): a batch object
+    loaded in the session is not updated by it."""
     status = connection.execute(_LOCK_BATCH, {"batch_id": batch_id}).scalar_one()
     running = connection.execute(_BATCH_UNFINISHED, {"batch_id": batch_id}).scalar()
     if not running and status != BatchStatus.COMPLETED:
@@ -182,6 +189,8 @@ def settle_batch(connection: Connection, *, batch_id: str) -> None:
     else:
         return
     connection.execute(_SET_BATCH_STATUS, {"p_batch_id": batch_id, **values})
+    if not running:
+        fanout.batch_ended(connection, batch_id)
 
 
 def delete_batch(session: Session, *, batch_id: str) -> list[str] | None:

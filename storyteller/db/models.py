@@ -43,6 +43,7 @@ NAMING_CONVENTION = {
 
 SHA256_HEX = 64
 MODEL_NAME = 128
+EMAIL_LENGTH = 320  # RFC 5321's longest address
 
 
 def new_id() -> str:
@@ -123,6 +124,9 @@ class Batch(Base):
         server_default=false(),
         index=True,  # claims look for the few paused batches
         doc="An admin paused it: its videos are not claimed (running ones finish).",
+    )
+    notify_email: Mapped[str | None] = mapped_column(
+        String(EMAIL_LENGTH), doc="An address told when the batch ends (batch.completed)."
     )
 
     videos: Mapped[list[Video]] = relationship(
@@ -409,6 +413,12 @@ class User(Base):
     bytes_stored: Mapped[int | None] = mapped_column(BigInteger, doc="None: no limit.")
     ai_usd_per_day: Mapped[float | None] = mapped_column(Float, doc="None: no limit.")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    email: Mapped[str | None] = mapped_column(
+        String(EMAIL_LENGTH), doc="Where the events they chose for e-mail go."
+    )
+    email_events: Mapped[list[str] | None] = mapped_column(
+        doc="The events (batch.completed, ...) sent to `email`; None: none."
+    )
 
     def __repr__(self) -> str:
         return f"<User {self.name} {self.role}>"
@@ -470,6 +480,10 @@ class ServiceState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     changed_at: Mapped[dt.datetime | None]
+    # The notification choices of the open loopback mode's local user, who has no row in
+    # `app_user` (batches without an owner, and webhooks without a user, are theirs).
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    email_events: Mapped[list[str] | None]
 
 
 class WorkerKind(StrEnum):
@@ -509,3 +523,94 @@ class StageTiming(Base):
     stage: Mapped[str] = mapped_column(String(32))
     seconds: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- notifications (storyteller/notifications/) ----------------------------------
+
+
+class WebhookEndpoint(Base):
+    """A URL a user asked to be told of events at, signed with its own secret."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"),
+        index=True,
+        doc="Whose it is; None: the open loopback mode's local user.",
+    )
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(255))
+    events: Mapped[list[str]] = mapped_column(doc="The events it is sent.")
+    secret: Mapped[str] = mapped_column(
+        Text, doc="The signing secret (`whsec_...`), encrypted when a secrets key is set."
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MessageState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (`next_attempt_at`)
+    DELIVERING = "delivering"  # claimed by a process until `claim_expires_at`
+    DELIVERED = "delivered"
+    FAILED = "failed"  # out of attempts, refused by the receiver, or its endpoint gone
+
+
+class Channel(StrEnum):
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class OutboxMessage(Base):
+    """One notification to one target, written in the transaction of the change that
+    caused it, and delivered (at least once) by whichever process claims it."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[str] = mapped_column(
+        String(40), primary_key=True, doc="`msg_...`: the `webhook-id` receivers dedupe by."
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    endpoint_id: Mapped[str | None] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE")
+    )
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    batch_id: Mapped[str | None] = mapped_column(
+        String(36), doc="The batch it tells of (no key: the message outlives a deleted batch)."
+    )
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[MessageState] = mapped_column(
+        str_enum(MessageState), default=MessageState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claim_expires_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        # Claiming: WHERE state = 'pending' AND next_attempt_at <= now (and expired claims).
+        Index("ix_outbox_message_due", "state", "next_attempt_at"),
+        # An endpoint's delivery log, newest first.
+        Index("ix_outbox_message_endpoint", "endpoint_id", "created_at"),
+    )
+
+
+class DeliveryAttempt(Base):
+    """One try at delivering a message, as the delivery log shows it."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[int | None] = mapped_column(Integer, doc="The HTTP status; None: no answer.")
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(Text, doc="The start of the answer's body.")

@@ -70,6 +70,7 @@ from storyteller.db.session import make_session_factory, write_engine
 from storyteller.db.types import utcnow
 from storyteller.jobs import states
 from storyteller.jobs.attempt import Attempt, Result
+from storyteller.notifications import fanout
 
 # Retry backoff: the first retry after about RETRY_BASE_S, doubling, at most RETRY_MAX_S.
 RETRY_BASE_S = 5.0
@@ -460,6 +461,7 @@ class JobQueue:
             usage=result.usage,
             wrote_story=True,
         )
+        fanout.video_ended(connection, attempt.batch_id, attempt.video_id, failed=False)
         return True
 
     def fail(
@@ -507,6 +509,8 @@ class JobQueue:
                 has_story=crud.current_story(session, video_id=video.id) is not None,
             )
             session.flush()
+            if video.status == VideoStatus.FAILED:
+                fanout.video_ended(session, video.batch_id, video.id, failed=True)
             crud.settle_batch(session.connection(), batch_id=video.batch_id)
             return video.status
 
@@ -589,6 +593,8 @@ class JobQueue:
                 else:
                     states.stalled(video)
                 session.flush()
+                if video.status == VideoStatus.FAILED:
+                    fanout.video_ended(session, video.batch_id, video.id, failed=True)
                 crud.settle_batch(session.connection(), batch_id=video.batch_id)
                 recovered.append(video.id)
         return recovered

@@ -36,6 +36,7 @@ from storyteller.jobs.batch_mode.coordinator import later_hook
 from storyteller.jobs.engine import EmbeddedEngine
 from storyteller.jobs.queue import JobQueue
 from storyteller.jobs.work import DEFAULT_JOB
+from storyteller.notifications.delivery import Deliverer
 from storyteller.storage.objects import StorageError, video_store
 
 log = logging.getLogger(__name__)
@@ -135,11 +136,13 @@ class Worker:
         listener = Listener(
             url, {QUEUE_CHANNEL: lambda _: engine.wake()}, name="storyteller-queue-listen"
         )
+        deliverer = Deliverer(self.settings, db)  # notifications leave from workers too
         supervised = True
         try:
             engine.start()
             self.engine = engine
             listener.start()
+            deliverer.start()
             log.info(
                 "worker %s ready: %d at a time, taking %s priority videos",
                 engine.worker_id,
@@ -160,6 +163,7 @@ class Worker:
         finally:
             engine.stop(self.settings.shutdown_grace_s)
             listener.stop()
+            deliverer.stop(self.settings.webhook_timeout_s)
             notifier.close()
             if health is not None:
                 health.shutdown()

@@ -70,7 +70,7 @@ async def test_without_credentials_every_api_route_answers_401(
 async def test_another_members_ids_answer_404_on_every_route(
     make_client: MakeClient, database_url: str, speech_clip: Clip
 ) -> None:
-    client = await make_client()
+    client = await make_client(webhook_allowed_hosts="127.0.0.1")
     ann = add_person(database_url, "ann")
     bob = add_person(database_url, "bob")
     made = await client.post(
@@ -84,12 +84,21 @@ async def test_another_members_ids_answer_404_on_every_route(
         headers={**TUS, **ann.auth, "Upload-Length": "10", "Upload-Metadata": metadata},
     )
     assert begun.status_code == 201, begun.text
+    hook = await client.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/", "events": ["batch.completed"]},
+        headers=ann.auth,
+    )
+    assert hook.status_code == 201, hook.text
+    sent = await client.post(f"/api/webhooks/{hook.json()['id']}/test", headers=ann.auth)
     ids = {
         "jobId": job["jobId"],
         "videoId": job["videos"][0]["id"],
         "upload_id": begun.headers["location"].rsplit("/", 1)[-1],
         "keyId": ann.key_id,
         "scene": "0",
+        "webhookId": hook.json()["id"],
+        "messageId": sent.json()["messageId"],
     }
     # Lists and live events carry only one's own.
     assert (await client.get("/api/jobs", headers=bob.auth)).json()["total"] == 0

@@ -1,0 +1,1 @@
+"""Telling people when their videos end: events, the outbox, webhooks, delivery."""

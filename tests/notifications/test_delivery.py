@@ -1,0 +1,258 @@
+"""Notifications delivered by the running service to a real receiver on 127.0.0.1 (allowed
+by the setting), every signature checked with the `standardwebhooks` library."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import pytest
+from sqlalchemy import select
+
+from storyteller.db.models import OutboxMessage
+from storyteller.db.session import make_engine
+from tests.api.conftest import MakeClient, video_files
+from tests.jobs.scripted import SCRIPTED
+from tests.notifications.receiver import Answer, Arrival, Receiver
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+# The delivery rules are the same on both databases: one (the end-to-end test) runs on
+# PostgreSQL too, the rest on SQLite alone (tests/notifications/test_outbox.py has
+# PostgreSQL's own concurrency).
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+ALL = ["batch.completed", "video.completed", "video.failed"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+async def service(make_client: MakeClient, **settings: Any) -> httpx.AsyncClient:
+    return await make_client(
+        start_engine=True,
+        job=SCRIPTED,
+        webhook_allowed_hosts="127.0.0.1",
+        public_url="https://stories.example",
+        **settings,
+    )
+
+
+async def register(
+    client: httpx.AsyncClient, receiver: Receiver, events: list[str] = ALL
+) -> dict[str, Any]:
+    made = await client.post("/api/webhooks", json={"url": receiver.url, "events": events})
+    assert made.status_code == 201, made.text
+    hook: dict[str, Any] = made.json()
+    receiver.secret = hook["secret"]
+    return hook
+
+
+async def upload(client: httpx.AsyncClient, *names: str) -> dict[str, Any]:
+    files = video_files(*[(name, b"\x00\x00\x00\x18ftypmp42" + name.encode()) for name in names])
+    answer = await client.post("/api/upload", files=files)
+    assert answer.status_code == 200, answer.text
+    job: dict[str, Any] = answer.json()
+    return job
+
+
+async def arrivals(receiver: Receiver, count: int, timeout_s: float = 30.0) -> list[Arrival]:
+    return await anyio.to_thread.run_sync(partial(receiver.wait_for, count, timeout_s))
+
+
+async def test_a_batch_tells_each_video_and_its_end_signed(
+    make_client: MakeClient, receiver: Receiver
+) -> None:
+    client = await service(make_client, max_attempts=1)
+    await register(client, receiver)
+    job = await upload(client, "ok.mp4", "reject.mp4")
+    got = await arrivals(receiver, 3)
+    assert all(arrival.verified for arrival in got)
+    by_type = {arrival.event["type"]: arrival.event for arrival in got}
+    assert sorted(by_type) == ["batch.completed", "video.completed", "video.failed"]
+    batch = by_type["batch.completed"]["data"]["batch"]
+    assert batch["id"] == job["jobId"]
+    assert batch["status"] == "completed"
+    assert batch["counts"] == {"completed": 1, "failed": 1, "cancelled": 0}
+    assert batch["url"] == f"https://stories.example/?job={job['jobId']}"
+    videos = by_type["batch.completed"]["data"]["videos"]
+    assert [v["name"] for v in videos] == ["ok.mp4", "reject.mp4"]
+    assert videos[0]["title"] == "Story of ok.mp4" and "Banff" in videos[0]["story"]
+    assert videos[1]["story"] is None and videos[1]["error"] == "reject.mp4 is not a video"
+    assert videos[1]["errorCode"] == "not_a_video"
+    assert by_type["video.failed"]["data"]["video"]["id"] == job["videos"][1]["id"]
+    assert by_type["video.completed"]["data"]["video"]["story"] == videos[0]["story"]
+    assert "videos" not in by_type["video.completed"]["data"]
+    assert by_type["batch.completed"]["timestamp"].endswith("Z")
+    # Nothing more comes (batch.completed once), and the log says delivered.
+    await anyio.sleep(0.5)
+    assert len(receiver.arrivals) == 3
+    hook_id = (await client.get("/api/webhooks")).json()["webhooks"][0]["id"]
+    log = (await client.get(f"/api/webhooks/{hook_id}/deliveries")).json()["deliveries"]
+    assert sorted(d["state"] for d in log) == ["delivered"] * 3
+    assert all(d["attempts"][0]["status"] == 200 for d in log)
+
+
+@SQLITE
+async def test_only_chosen_events_go_to_an_endpoint(
+    make_client: MakeClient, receiver: Receiver
+) -> None:
+    client = await service(make_client)
+    await register(client, receiver, ["batch.completed"])
+    await upload(client, "ok.mp4", "ok.mp4")
+    got = await arrivals(receiver, 1)
+    await anyio.sleep(0.5)
+    assert [a.event["type"] for a in receiver.arrivals] == ["batch.completed"]
+    assert got[0].verified
+
+
+@SQLITE
+async def test_a_failing_receiver_gets_the_event_again_until_it_answers(
+    make_client: MakeClient, receiver: Receiver
+) -> None:
+    client = await service(make_client, webhook_retry_schedule="0.1,0.1,0.1,0.1")
+    hook = await register(client, receiver, ["batch.completed"])
+    receiver.answers = [Answer(500), Answer(503), Answer(502)]
+    await upload(client, "ok.mp4")
+    got = await arrivals(receiver, 4)
+    assert len({a.id for a in got}) == 1  # the same webhook-id every time
+    assert all(a.verified for a in got)
+    assert len({a.body for a in got}) == 1  # the same body every time
+    log = await delivered_log(client, hook["id"])
+    assert [a["status"] for a in log["attempts"]] == [500, 503, 502, 200]
+    assert all(a["latencyMs"] >= 0 and a["at"] for a in log["attempts"])
+    assert log["attempts"][-1]["answer"] == "ok"
+
+
+async def delivered_log(client: httpx.AsyncClient, hook_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        log = (await client.get(f"/api/webhooks/{hook_id}/deliveries")).json()["deliveries"]
+        if log and log[0]["state"] in ("delivered", "failed"):
+            return dict(log[0])
+        assert time.monotonic() < deadline, log
+        await anyio.sleep(0.05)
+
+
+@SQLITE
+async def test_retry_after_is_honoured(make_client: MakeClient, receiver: Receiver) -> None:
+    client = await service(make_client, webhook_retry_schedule="0.1,0.1")
+    await register(client, receiver, ["batch.completed"])
+    receiver.answers = [Answer(429, {"Retry-After": "2"})]
+    await upload(client, "ok.mp4")
+    first, second = await arrivals(receiver, 2)
+    assert second.at - first.at >= 1.9
+
+
+@SQLITE
+async def test_out_of_retries_the_message_fails(
+    make_client: MakeClient, receiver: Receiver
+) -> None:
+    client = await service(make_client, webhook_retry_schedule="0.1")
+    hook = await register(client, receiver, ["batch.completed"])
+    receiver.answers = [Answer(500), Answer(500), Answer(500)]
+    await upload(client, "ok.mp4")
+    log = await delivered_log(client, hook["id"])
+    assert log["state"] == "failed"
+    assert [a["status"] for a in log["attempts"]] == [500, 500]
+    # Sent again by hand: the same id, a fresh round.
+    again = await client.post(f"/api/webhooks/{hook['id']}/deliveries/{log['messageId']}/resend")
+    assert again.status_code == 202
+    got = await arrivals(receiver, 3)
+    assert got[-1].id == log["messageId"]
+
+
+@SQLITE
+async def test_a_4xx_fails_at_once_and_410_disables_the_endpoint(
+    make_client: MakeClient, receiver: Receiver
+) -> None:
+    client = await service(make_client, webhook_retry_schedule="0.1,0.1")
+    hook = await register(client, receiver, ["batch.completed"])
+    receiver.answers = [Answer(400)]
+    await upload(client, "ok.mp4")
+    log = await delivered_log(client, hook["id"])
+    assert log["state"] == "failed" and [a["status"] for a in log["attempts"]] == [400]
+    receiver.answers = [Answer(410)]
+    await upload(client, "ok.mp4")
+    await arrivals(receiver, 2)
+    deadline = time.monotonic() + 10
+    while (one := (await client.get(f"/api/webhooks/{hook['id']}")).json())["enabled"]:
+        assert time.monotonic() < deadline
+        await anyio.sleep(0.05)
+    assert "410" in one["disabledReason"]
+    # Disabled: the next batch tells it nothing, until it is enabled again.
+    await upload(client, "ok.mp4")
+    await anyio.sleep(1.0)
+    assert len(receiver.arrivals) == 2
+    await client.post(f"/api/webhooks/{hook['id']}/enable")
+    await upload(client, "ok.mp4")
+    assert (await arrivals(receiver, 3))[-1].verified
+
+
+@SQLITE
+async def test_a_redirect_is_not_followed(make_client: MakeClient, receiver: Receiver) -> None:
+    with Receiver() as inside:
+        client = await service(make_client, webhook_retry_schedule="0.1")
+        hook = await register(client, receiver, ["batch.completed"])
+        receiver.answers = [Answer(302, {"Location": inside.url})]
+        await upload(client, "ok.mp4")
+        log = await delivered_log(client, hook["id"])
+        assert log["state"] == "failed"
+        assert "redirect" in log["attempts"][0]["error"]
+        assert len(receiver.arrivals) == 1 and inside.arrivals == []
+
+
+@SQLITE
+async def test_a_test_event_is_delivered(make_client: MakeClient, receiver: Receiver) -> None:
+    client = await service(make_client)
+    hook = await register(client, receiver, ["video.failed"])
+    sent = (await client.post(f"/api/webhooks/{hook['id']}/test")).json()
+    got = await arrivals(receiver, 1)
+    assert got[0].id == sent["messageId"] and got[0].verified
+    assert got[0].event["type"] == "webhook.test"
+
+
+@SQLITE
+async def test_a_batch_names_an_address_to_tell(make_client: MakeClient, database_url: str) -> None:
+    client = await service(make_client)
+    bad = await client.post(
+        "/api/upload",
+        files=video_files(("ok.mp4", b"\x00\x00\x00\x18ftypmp42ok")),
+        data={"notify_email": "not an address"},
+    )
+    assert bad.status_code == 422
+    assert "notify_email" in bad.json()["error"]
+    made = await client.post(
+        "/api/upload",
+        files=video_files(("ok.mp4", b"\x00\x00\x00\x18ftypmp42ok")),
+        data={"notify_email": "desk@example.com"},
+    )
+    assert made.status_code == 200, made.text
+    engine = make_engine(database_url)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(
+                        OutboxMessage.email,
+                        OutboxMessage.event,
+                        OutboxMessage.state,
+                        OutboxMessage.last_error,
+                    ).where(OutboxMessage.channel == "email")
+                ).all()
+            if rows and rows[0].state == "failed":
+                break
+            assert time.monotonic() < deadline, rows
+            await anyio.sleep(0.1)
+    finally:
+        engine.dispose()
+    # Without an SMTP server the message fails at once, saying what to set.
+    assert [(r.email, r.event) for r in rows] == [("desk@example.com", "batch.completed")]
+    assert "STORYTELLER_SMTP_HOST" in rows[0].last_error

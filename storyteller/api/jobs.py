@@ -216,9 +216,9 @@ def regenerate(
         with database.read() as session:
             video = session.get(Video, videoId)
         teller = video.teller if video is not None else settings.default_teller
-    require_ready(teller, settings)
     if request.model:
         choose_model(request.model, teller)
+    require_ready(teller, settings)
     actions.regenerate(
         videoId, batch_id=jobId, teller=request.teller, model=request.model, seed=request.seed
     )

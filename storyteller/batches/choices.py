@@ -97,6 +97,7 @@ class Choice:
             if not priority or ranks.index(chosen_priority) < ranks.index(highest):
                 chosen_priority = highest
         chosen_teller = choose_teller(teller, settings.default_teller)
+        chosen_model = choose_model(model, chosen_teller)
         if usable:
             require_ready(chosen_teller, settings)
-        return cls(chosen_priority, chosen_teller, choose_model(model, chosen_teller))
+        return cls(chosen_priority, chosen_teller, chosen_model)

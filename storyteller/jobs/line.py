@@ -142,20 +142,20 @@ class Line:
             if ended is not None:
                 run[ended] -= 1
                 _requeue(fair, waiting, run, oldest, ended)
-            priority = next((p for p in _PRIORITY_ORDER if per_priority[p]), None)
-            if priority is None:
+            chosen = next((p for p in _PRIORITY_ORDER if per_priority[p]), None)
+            if chosen is None:
                 break  # the rest of `mine` was claimed between the two reads
-            batch = _fairest(fair[priority], waiting, run, priority)
+            batch = _fairest(fair[chosen], waiting, run, chosen)
             number += 1
-            waiting[(priority, batch)] -= 1
-            per_priority[priority] -= 1
+            waiting[(chosen, batch)] -= 1
+            per_priority[chosen] -= 1
             run[batch] = run.get(batch, 0) + 1
             _requeue(fair, waiting, run, oldest, batch)
             takes = pace.mean_s if pace else 1.0
-            if batch == batch_id and left.get(priority):
-                video = mine[priority][len(claims[priority])]
-                claims[priority].append(Turn(number, at if pace else None))
-                left[priority] -= 1
+            if batch == batch_id and left.get(chosen):
+                video = mine[chosen][len(claims[chosen])]
+                claims[chosen].append(Turn(number, at if pace else None))
+                left[chosen] -= 1
                 takes = pace.seconds(video.size_bytes) if pace else 1.0
             heapq.heappush(free, (at + takes, order, batch))
         return claims

@@ -130,7 +130,7 @@ async def test_a_real_clip_s_progress_moves_forward_in_named_stages(
     labels = {label for _, label in seen} - {None}
     assert labels >= {"finding the shots"}, labels
     assert labels <= {
-        "reading the file", "finding the shots", "reading the text on screen",
+        "starting", "reading the file", "finding the shots", "reading the text on screen",
         "looking at the pictures", "listening", "writing the story",
     }, labels  # fmt: skip
     # Its picture was made on the way, and the history shows it.
@@ -179,6 +179,11 @@ async def test_history_is_searched_by_name_and_title_with_wildcards_taken_litera
     }  # fmt: skip
     assert summary["videoCount"] == sum(summary["counts"].values())
     assert summary["thumbnails"] == []  # the scripted jobs look at nothing
+    # Batch buttons that would do nothing say so in words.
+    retried = (await client.post(f"/api/job/{percent['jobId']}/retry")).json()
+    assert retried["videoIds"] == [] and retried["message"].startswith("nothing to retry")
+    cancelled = (await client.post(f"/api/job/{percent['jobId']}/cancel")).json()
+    assert cancelled["message"] == "nothing to cancel: every video of this job has already ended"
     rejected = next(v for v in (await job_of(client, many["jobId"]))["videos"] if v["error"])
     assert rejected["retryable"] is False
     assert rejected["retryNote"] == "not a video file: upload a different file"

@@ -105,12 +105,12 @@ async def test_time_left_appears_once_videos_have_completed(make_client: MakeCli
 @pytest.mark.slow  # 15-40 s: a real analysis (the pipeline's own test checks the same faster)
 @SQLITE_ONLY
 async def test_a_real_clip_s_progress_moves_forward_in_named_stages(
-    make_client: MakeClient, snow_clip: Clip, monkeypatch: pytest.MonkeyPatch
+    make_client: MakeClient, speech_clip: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Heartbeats ten times a second: each reaches the API while the clip is analysed.
     monkeypatch.setattr(engine, "HEARTBEAT_EVERY_S", 0.1)
     client = await make_client(start_engine=True)
-    made = await client.post("/api/upload", files=video_files(("snow.webm", snow_clip.path)))
+    made = await client.post("/api/upload", files=video_files(("speech.mp4", speech_clip.path)))
     assert made.status_code == 200, made.text
     job_id, video_id = made.json()["jobId"], made.json()["videos"][0]["id"]
     seen: list[tuple[float, str | None]] = []
@@ -139,7 +139,7 @@ async def test_a_real_clip_s_progress_moves_forward_in_named_stages(
     assert picture.content[:3] == b"\xff\xd8\xff" and len(picture.content) < 40_000
     summary = (await client.get("/api/jobs")).json()["jobs"][0]
     assert summary["thumbnails"] == [video_id]
-    assert summary["title"] and summary["names"] == ["snow.webm"]
+    assert summary["title"] and summary["names"] == ["speech.mp4"]
 
 
 @SQLITE_ONLY

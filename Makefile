@@ -44,6 +44,8 @@ bench: install
 	$(BIN)/python bench/exports.py
 	$(BIN)/python bench/admin.py
 	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/media.py
+	$(BIN)/python bench/overview.py
 
 # The README's screenshots, taken by the page's tests in Chromium, and the first page of
 # an exported PDF (poppler-utils' pdftoppm), that first: async tests cannot follow the

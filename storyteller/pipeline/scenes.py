@@ -34,6 +34,8 @@ LOOKBACK_S = 0.6
 OTHER_FRAME_GAP_S = 0.5
 # Below this frame rate the frames between references are too far apart to skip.
 MIN_FPS_TO_SKIP = 20.0
+# Progress reports of the scene pass for a short clip (a long one reports every second).
+REPORTS_AT_LEAST = 20
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -165,6 +167,9 @@ class SceneStage:
                 picker.start_scene(cut_s)
 
         next_sample = next_report = next_analysis = 0.0
+        # Progress every second of video, or every twentieth of a short one: a bar that
+        # moves while the shots are found, whatever the clip's length.
+        report_every = min(1.0, duration / REPORTS_AT_LEAST)
         first_time: float | None = None
         with open_video(ctx.path) as container:
             stream = container.streams.video[0]
@@ -200,7 +205,7 @@ class SceneStage:
                         picker.offer(_Candidate(t, keyframe_score(small), frame))
                     if t >= next_report:
                         ctx.progress(self.name, min(0.99, t / duration))
-                        next_report = t + 1.0
+                        next_report = t + report_every
             except av.error.FFmpegError:
                 pass  # A damaged tail: the scenes found before it stand.
             if first_time is not None and last_frame is not None and last_frame.pts is not None:

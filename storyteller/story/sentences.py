@@ -6,10 +6,43 @@ are not (they stand on no moment of the video)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from storyteller.story.model import Sentence, Source
-from storyteller.story.repair import plain, sentences
+from storyteller.story.parse import plain
+
+_BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+")
+_OPENERS = "\"“‘'("
+# A period after these is not the end of a sentence ('Mr. Lee', 'St. Paul', 'U.S. Army').
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "st", "mt", "ft", "jr", "sr", "vs", "etc",
+    "gen", "sen", "rep", "gov", "lt", "col", "sgt", "capt", "inc", "ltd", "co",
+    "corp", "ave", "rd", "blvd", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "approx", "est",
+    "dept",
+})  # fmt: skip
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of one paragraph, in order; joined with spaces they give it back."""
+    found: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        following = text[match.end() : match.end() + 2].lstrip(_OPENERS)[:1]
+        # A new sentence starts with a capital letter; digits and marks are left alone so
+        # that a paragraph never starts with something read as a list number or a bullet.
+        if not following.isupper():
+            continue
+        words = text[start : match.start()].split()
+        word = words[-1].lower() if words else ""
+        if match.group().startswith(".") and (word in _ABBREVIATIONS or len(word) == 1):
+            continue
+        found.append(text[start : match.end()].strip())
+        start = match.end()
+    if text[start:].strip():
+        found.append(text[start:].strip())
+    return found
 
 
 def split(paragraphs: Sequence[str]) -> list[Sentence]:

@@ -103,7 +103,11 @@ def test_a_story_from_real_evidence_meets_the_contract(
         "region",
         "date",
         "paragraphs",
+        "sentences",
     }
+    # Each sentence is asked for with the moments it stands on, as Gemini's schema writes it.
+    source = config["responseSchema"]["properties"]["sentences"]["items"]["properties"]["sources"]
+    assert source["items"]["properties"]["kind"]["enum"] == ["speech", "text", "scene"]
     assert config["mediaResolution"] == "MEDIA_RESOLUTION_LOW"
     assert config["seed"] == 7
     prompt = text_part["text"]

@@ -25,7 +25,7 @@ from storyteller.tellers.gate import RequestGate
 from storyteller.tellers.openai_compat import OpenAITeller, spread
 from storyteller.tellers.registry import get_teller
 from storyteller.tellers.remote import RemoteTellerError, RetryPolicy, Usage, usage_of
-from tests.fakes.openai import API_KEY, GOOD_PARAGRAPHS, Answer, FakeOpenAI
+from tests.fakes.openai import API_KEY, GOOD_PARAGRAPHS, Answer, FakeOpenAI, strict_schema_problem
 from tests.media import Clip
 from tests.tellers.test_remote import snowy_evidence
 
@@ -98,7 +98,11 @@ def test_a_story_from_real_evidence_meets_the_contract(
     response_format = request["response_format"]
     assert response_format["type"] == "json_schema"
     schema = response_format["json_schema"]["schema"]
-    assert set(schema["required"]) == {"title", "place", "region", "date", "paragraphs"}
+    assert set(schema["required"]) == {
+        "title", "place", "region", "date", "paragraphs", "sentences"
+    }  # fmt: skip
+    # Taken at once, strict: the fake refuses a schema with an object left open.
+    assert strict_schema_problem(response_format) is None
 
     # One JPEG per shot, the very keyframes the pipeline stored.
     folder = EvidenceCache(settings).keyframe_dir(evidence.content_hash)

@@ -58,3 +58,48 @@ def assert_grounded_view(
     for sentence in sentences:
         for source in sentence["sources"]:
             assert (source["startS"], source["endS"]) in found[source["kind"]], sentence
+
+
+def sourced_answer(
+    evidence: Evidence, paragraphs: list[str]
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, float, float]]]]:
+    """An AI answer's sentences for `paragraphs` (one sentence each, at least three) with
+    true sources and invented ones, and the sources that must survive, sentence by sentence:
+    a true shot and one running past the end; the first thing said and speech in a shot
+    where nothing is said (or, with no speech at all, any); text on screen where there is none."""
+    assert evidence.transcript is not None and evidence.transcript.segments
+    duration = evidence.media.duration_s
+    shot = evidence.scenes[0]
+    said = evidence.transcript.segments[0]
+    quiet = _quiet(evidence)
+    assert not evidence.on_screen_text
+    told = [
+        [("scene", shot.start_s, shot.end_s), ("scene", 0.0, duration + 30.0)],
+        [("speech", said.start, said.end), ("speech", *quiet)],
+        [("text", 0.0, duration), ("scene", shot.end_s, shot.start_s)],  # backwards
+    ]
+    kept = [[told[0][0]], [told[1][0]], []]
+    sentences = [
+        {
+            "text": text,
+            "paragraph": index,
+            "sources": [{"kind": k, "startS": a, "endS": b} for k, a, b in told[index]],
+        }
+        for index, text in enumerate(paragraphs)
+    ]
+    return sentences, kept
+
+
+def _quiet(evidence: Evidence) -> tuple[float, float]:
+    """A moment of the video in which nothing is said (else one just past its end)."""
+    assert evidence.transcript is not None
+    taken = sorted((s.start, s.end) for s in evidence.transcript.segments)
+    edges = [0.0] + [t for span in taken for t in span] + [evidence.media.duration_s]
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        if end - start > 0.2:
+            return start + 0.05, end - 0.05
+    return evidence.media.duration_s + 1, evidence.media.duration_s + 2
+
+
+def sources_of(story: Story) -> list[list[tuple[str, float, float]]]:
+    return [[(s.kind.value, s.start_s, s.end_s) for s in x.sources] for x in story.sentences]

@@ -238,11 +238,13 @@ _VIDEO_STATUS_COLUMNS = (
 _VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.where(Video.batch_id == bindparam("batch_id")).order_by(
     Video.position
 )
-_SOME_VIDEOS_STATUS = (
-    _VIDEO_STATUS_COLUMNS.add_columns(Batch.status.label("batch_status"))
-    .join(Batch, Batch.id == Video.batch_id)
-    .where(Video.id.in_(bindparam("video_ids", expanding=True)))
-)
+_SOME_VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.add_columns(
+    select(Batch.status)
+    .where(Batch.id == Video.batch_id)
+    .correlate(Video)
+    .scalar_subquery()
+    .label("batch_status")
+).where(Video.id.in_(bindparam("video_ids", expanding=True)))
 
 
 def batch_status_rows(session: Session, batch_id: str) -> tuple[Row[Any], list[Row[Any]]] | None:

@@ -286,6 +286,8 @@ def test_the_spending_ledger_starts_with_what_the_batches_still_here_spent(
             ("u1", "b1", "v1", 0, 0.25, True),
             ("u1", "b1", "v1", 1, 0.5, False),
         ]
+    finally:
+        engine.dispose()
 
 
 def test_sentences_and_the_chosen_version_migrate_down_and_up(database_url: str) -> None:

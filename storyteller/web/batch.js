@@ -127,8 +127,11 @@ function endWords(video) {
 function makeRow(video) {
   const name = video.originalName;
   const id = video.id;
-  const thumb = el("img", { className: "thumb", alt: "", width: 80, height: 45 });
-  thumb.onerror = () => { thumb.classList.add("none"); thumb.removeAttribute("src"); };
+  // A grey box until the thumbnail exists (404 before): never a broken-image icon.
+  const picture = el("img", { alt: "", width: 64, height: 36, hidden: true });
+  picture.onload = () => { picture.hidden = false; };
+  picture.onerror = () => { picture.removeAttribute("src"); };
+  const thumb = el("span", { className: "thumb" }, picture);
   const open = el("button", { type: "button", className: "open", hidden: true, ariaExpanded: "false" },
     "Show the story", el("span", { className: "sr-only" }, ` of ${name}`));
   open.setAttribute("aria-controls", `panel-${id}`);
@@ -159,7 +162,7 @@ function makeRow(video) {
 function fillRow(row, video) {
   const detail = state(video);
   const percent = Math.round(100 * (video.progress || 0));
-  const title = video.story ? video.story.split("\n")[0] : "";
+  const title = video.story ? video.story.split("\n")[0].replace(/^"(.*)"$/, "$1") : "";
   const shown = [detail, video.stage, video.stageLabel, percent, video.queuePosition, video.etaS,
     video.waiting, video.error, title, video.retryable, video.retryNote, video.storyVersion].join("|");
   if (video.heardAt) row.dataset.at = video.heardAt;
@@ -195,10 +198,10 @@ function fillRow(row, video) {
   const rowTitle = $(".row-title", row);
   rowTitle.hidden = !title;
   rowTitle.textContent = title;
-  const thumb = $(".thumb", row);
-  if (!thumb.getAttribute("src") && (!thumb.classList.contains("none") || (detail === "completed" && was !== "completed"))) {
-    thumb.classList.remove("none");
-    thumb.src = `/api/videos/${encodeURIComponent(video.id)}/thumbnail`;
+  // Asked once when the row appears and again when the video is done (made by then).
+  const picture = $(".thumb img", row);
+  if (picture.hidden && (!was || (detail === "completed" && was !== "completed"))) {
+    picture.src = `/api/videos/${encodeURIComponent(video.id)}/thumbnail`;
   }
   $(".open", row).hidden = detail !== "completed" && !$(".panel", row).story;
   const retry = $(".retry", row);

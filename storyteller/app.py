@@ -23,6 +23,7 @@ from storyteller.api import (
     exports,
     guard,
     jobs,
+    media,
     metrics,
     oidc,
     page,
@@ -112,7 +113,7 @@ def create_app(
     # another member's job, video or upload; /health and signing in do not. Every route
     # declares the error statuses of the one table (api/errors.py).
     declared = errors.openapi_responses()
-    for module in (uploads, tus, jobs, exports, estimate, events):
+    for module in (uploads, tus, jobs, media, exports, estimate, events):
         app.include_router(module.router, dependencies=[Depends(signed_in)], responses=declared)
     app.include_router(system.router, responses=declared)
     app.include_router(system.gated, dependencies=[Depends(signed_in)], responses=declared)

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         description="Largest video file accepted by an upload, in megabytes.",
     )
     max_batch_videos: int = Field(
-        default=10, ge=1, le=10_000, description="Most videos one upload (batch) may hold."
+        default=100, ge=1, le=10_000, description="Most videos one upload (batch) may hold."
     )
     max_attempts: int = Field(
         default=3, ge=1, description="Tries per video before it fails with its last reason."

@@ -128,7 +128,9 @@ def tell_video(
         result.evidence = gather_evidence(path, settings, name=name, progress=progress)
         result.evidence_fingerprint = analysis_fingerprint(settings)
         rules = StoryRules.from_settings(settings)
+        progress("telling", 0.0)
         result.story = tell(teller, result.evidence, path, rules=rules, seed=seed)
+        progress("telling", 1.0)
         result.status = "completed"
         result.model = model_of(result.story) or result.model
         usage = usage_of(result.story)

@@ -22,7 +22,7 @@ from storyteller.batches.deletion import NoSuchBatch
 from storyteller.batches.intake import NothingKept
 from storyteller.errors import StorytellerError
 from storyteller.jobs.actions import JobError, NotFound, WrongState
-from storyteller.storage.objects import StorageError
+from storyteller.storage.objects import StorageError, VideoMissing
 from storyteller.storage.sniff import NotAVideo
 from storyteller.storage.tus import (
     BadMetadata,
@@ -54,6 +54,7 @@ STATUSES: tuple[tuple[type[StorytellerError], int], ...] = (
     (UploadBusy, 423),
     (BadMetadata, 400),
     (TooManyUploads, 429),
+    (VideoMissing, 410),  # its batch deleted, or the storage cleaned up
     (StorageError, 503),  # the storage every process shares is away or refuses us
     (QuotaExceeded, 429),
     (NoSuchUser, 404),
@@ -66,7 +67,7 @@ INTERNAL = "internal error: the server could not answer; see its log"
 
 # Statuses answered by the request itself (`ApiError`), by the guard in front of the
 # routes (`api/guard.py`), by the tus protocol and by FastAPI's validation.
-REQUEST_STATUSES = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 460, 500)
+REQUEST_STATUSES = (400, 401, 403, 404, 405, 409, 412, 413, 415, 416, 422, 429, 460, 500)
 
 # Why each status is answered, for the OpenAPI schema.
 MEANINGS = {
@@ -77,7 +78,8 @@ MEANINGS = {
     404: "No such job, video, upload or path",
     405: "The path exists, not with that method (Allow lists the methods)",
     409: "The action does not fit the state (a video that has not failed, an unfinished upload)",
-    410: "The resumable upload expired",
+    410: "The resumable upload expired, or the video's file is no longer stored",
+    416: "The range asked for is past the end of the file (Content-Range: bytes */size)",
     412: "No Tus-Resumable: 1.0.0 header (tus)",
     413: "Over the size limit",
     415: "Not a video, or not the content type asked for",

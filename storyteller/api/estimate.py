@@ -58,6 +58,7 @@ def estimate(request: EstimateRequest, settings: SettingsDep, user: SignedInDep)
         teller=request.teller,
         model=request.model,
         highest=user.priority_cap,
+        usable=False,  # what a teller would cost is worth knowing before setting its key
     )
     if choice.model:
         settings = with_model(settings, choice.teller, choice.model)

@@ -28,12 +28,13 @@ from storyteller.api.views import (
     story_video_view,
     video_record,
 )
-from storyteller.batches.choices import choose_model, choose_teller
+from storyteller.batches.choices import choose_model, choose_teller, require_ready
 from storyteller.batches.deletion import delete_batch
 from storyteller.batches.listing import list_batches
 from storyteller.db import crud
 from storyteller.db.database import Database
-from storyteller.db.models import Video
+from storyteller.db.models import Video, VideoStatus
+from storyteller.jobs.line import read_line
 from storyteller.pipeline.cache import EvidenceCache
 
 router = APIRouter(tags=["jobs"])
@@ -51,12 +52,17 @@ def _videos(count: int) -> str:
 @router.get("/api/job/{jobId}", response_model=JobView, summary="A job and all its videos")
 async def get_job(jobId: str, database: DatabaseDep) -> Response:
     """Every video of the job is listed from the first answer on, with its story once
-    written. The original front end polls this every few seconds."""
+    written, and while it runs the counts by state, each waiting video's place in line
+    and the time left. The original front end polls this every few seconds."""
     rows = await database.quick_read(crud.batch_status_rows, jobId)
     if rows is None:
         raise ApiError(404, NO_JOB)
+    batch, videos = rows
+    # Places in line and times left: only while something of the batch has not ended.
+    unended = any(not VideoStatus(video.status).ended for video in videos)
+    line = await database.quick_read(read_line) if unended else None
     # Serialised here, not again by FastAPI: this is the path polled the most.
-    return Response(job_view(*rows).model_dump_json(), media_type="application/json")
+    return Response(job_view(batch, videos, line).model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -72,9 +78,25 @@ def list_jobs(
     user: SignedInDep,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Only jobs with a file name or story title containing this, "
+            "case aside (`%` and `_` are plain characters).",
+        ),
+    ] = None,
 ) -> JobPage:
+    """Each with its counts by state, first file names, up to four videos with a
+    picture and its first story's title. A member sees their own jobs, an admin all."""
     with database.read() as session:
-        page = list_batches(session, offset=offset, limit=limit, owner_id=user.owner_filter)
+        page = list_batches(
+            session,
+            offset=offset,
+            limit=limit,
+            owner_id=user.owner_filter,
+            search=q.strip() if q else None,
+        )
         return job_page(page, offset=offset, limit=limit)
 
 
@@ -190,12 +212,13 @@ def regenerate(
     teller = request.teller
     if teller is not None:
         choose_teller(teller, settings.default_teller)
+    else:
+        with database.read() as session:
+            video = session.get(Video, videoId)
+        teller = video.teller if video is not None else settings.default_teller
     if request.model:
-        if teller is None:
-            with database.read() as session:
-                video = session.get(Video, videoId)
-            teller = video.teller if video is not None else settings.default_teller
         choose_model(request.model, teller)
+    require_ready(teller, settings)
     actions.regenerate(
         videoId, batch_id=jobId, teller=request.teller, model=request.model, seed=request.seed
     )

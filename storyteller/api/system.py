@@ -6,13 +6,13 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from storyteller.api.deps import DatabaseDep, EngineDep, SettingsDep, SignedInDep
 from storyteller.api.views import timestamp
 from storyteller.db import crud
 from storyteller.db.models import VideoStatus
-from storyteller.tellers.registry import teller_names
+from storyteller.tellers.registry import models_of, needs, teller_names
 
 router = APIRouter(tags=["service"])
 # The /api routes: behind the sign-in (see app.py); /health stays open.
@@ -72,14 +72,39 @@ def _public(description: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in description.items() if key not in PRIVATE_ENGINE_FIELDS}
 
 
+class TellerDetail(BaseModel):
+    name: str
+    ready: bool = Field(description="Whether it can write a story as the service is set up.")
+    needs: str | None = Field(description="What to set before it can, when it cannot.")
+    models: list[str] = Field(
+        description="Models to choose from: the configured one first (empty for local)."
+    )
+
+
 class Tellers(BaseModel):
     tellers: list[str]
     default: str
+    details: list[TellerDetail] = Field(
+        description="Each teller of `tellers`, in order: whether it is ready, and its models."
+    )
 
 
 @gated.get("/api/tellers", response_model=Tellers, summary="Who can write the stories")
 def tellers(settings: SettingsDep) -> Tellers:
-    return Tellers(tellers=teller_names(), default=settings.default_teller)
+    """Every teller, with whether it can be used now: an upload or a Write again that
+    asks for one that is not ready is refused with 422 and the same words."""
+    details = []
+    for name in teller_names():
+        missing = needs(name, settings)
+        details.append(
+            TellerDetail(
+                name=name,
+                ready=missing is None,
+                needs=missing,
+                models=models_of(name, settings),
+            )
+        )
+    return Tellers(tellers=teller_names(), default=settings.default_teller, details=details)
 
 
 class Limits(BaseModel):

@@ -5,6 +5,8 @@ fields we add sit beside them and are never renamed or removed."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -12,8 +14,11 @@ from pydantic import BaseModel, Field
 from storyteller.batches.choices import Choice
 from storyteller.batches.intake import Admitted
 from storyteller.batches.listing import BatchPage
+from storyteller.batches.retrying import retry_advice
 from storyteller.config import Settings
 from storyteller.db.models import AttemptCost, BatchStatus, Priority, Story, Video, VideoStatus
+from storyteller.jobs.line import Line
+from storyteller.pipeline.progress import stage_label
 from storyteller.tellers.registry import configured_model
 
 SeedStatus = Literal["pending", "processing", "completed", "failed"]
@@ -67,6 +72,50 @@ class VideoView(BaseModel):
     sizeBytes: int
     errorCode: str | None
     storyVersion: int | None
+    stageLabel: str | None = Field(
+        default=None,
+        description="`stage` in words: reading the file, finding the shots, listening, "
+        "looking at the pictures, reading the text on screen, writing the story... "
+        "(the list is in docs/api.md).",
+    )
+    queuePosition: int | None = Field(
+        default=None,
+        description="For a waiting video a worker could take now: its place in line, 1 "
+        "being next (in the claim order: priority, fair share between batches, upload "
+        "order). Null otherwise, and in live updates.",
+    )
+    etaS: float | None = Field(
+        default=None,
+        description="Seconds until it should be done, from the measured pace of recent "
+        "videos and the workers' slots; null when unknown, and in live updates.",
+    )
+    retryable: bool | None = Field(
+        default=None,
+        description="For a failed or cancelled video: whether Retry can help (false when "
+        "the file itself is the cause). Null otherwise.",
+    )
+    retryNote: str | None = Field(
+        default=None, description="Why Retry cannot help and what would, when it cannot."
+    )
+
+
+CountName = Literal["waiting", "running", "completed", "failed", "cancelled"]
+JobCounts = dict[CountName, int]
+
+
+# The states as the counts name them: the page's words ("3 waiting, 2 running").
+COUNT_NAMES: dict[VideoStatus, CountName] = {
+    VideoStatus.PENDING: "waiting",
+    VideoStatus.PROCESSING: "running",
+    VideoStatus.COMPLETED: "completed",
+    VideoStatus.FAILED: "failed",
+    VideoStatus.CANCELLED: "cancelled",
+}
+
+
+def job_counts(counts: Mapping[VideoStatus, int]) -> JobCounts:
+    """Videos in each state under the page's names, every state, zeros too."""
+    return {name: counts.get(status, 0) for status, name in COUNT_NAMES.items()}
 
 
 class JobView(BaseModel):
@@ -80,12 +129,33 @@ class JobView(BaseModel):
     priority: str
     teller: str
     model: str | None
+    # Added by us:
+    counts: JobCounts = Field(
+        default_factory=dict,
+        description="Videos in each state: waiting, running, completed, failed, cancelled.",
+    )
+    etaS: float | None = Field(
+        default=None,
+        description="Seconds until every video has ended, from the measured pace; null "
+        "when unknown or once it has ended.",
+    )
+    endedAt: str | None = Field(
+        default=None, description="When its last video ended (in any way); null before."
+    )
 
 
-def video_view(video: Any, story_text: str | None, story_version: int | None) -> VideoView:
+def video_view(
+    video: Any,
+    story_text: str | None,
+    story_version: int | None,
+    *,
+    place: int | None = None,
+    eta_s: float | None = None,
+) -> VideoView:
     """The view of a video, from its ORM object or from a row of `crud.batch_status_rows`
-    (the same attribute names)."""
+    (the same attribute names), with its place in line and time left when known."""
     status = VideoStatus(video.status)
+    retryable, retry_note = retry_advice(status, video.error_cause, video.error_code)
     return VideoView(
         id=video.id,
         originalName=video.original_name,
@@ -105,6 +175,11 @@ def video_view(video: Any, story_text: str | None, story_version: int | None) ->
         sizeBytes=video.size_bytes,
         errorCode=video.error_code if status.ended else None,
         storyVersion=story_version,
+        stageLabel=stage_label(video.stage) if status == VideoStatus.PROCESSING else None,
+        queuePosition=place,
+        etaS=eta_s if not status.ended else None,
+        retryable=retryable,
+        retryNote=retry_note,
     )
 
 
@@ -112,17 +187,34 @@ def story_video_view(video: Video, story: Story | None) -> VideoView:
     return video_view(video, story.text if story else None, story.version if story else None)
 
 
-def job_view(batch: Any, videos: list[Any]) -> JobView:
-    """The view of a batch from the rows of `crud.batch_status_rows`."""
+def job_view(batch: Any, videos: list[Any], line: Line | None = None) -> JobView:
+    """The view of a batch from the rows of `crud.batch_status_rows`, with the places in
+    line and times left from `line` (`jobs.line.read_line`) when given."""
+    places = line.positions(videos) if line else {}
+    etas = {video.id: line.eta_s(video, places.get(video.id)) for video in videos} if line else {}
+    unended = [etas.get(v.id) for v in videos if not VideoStatus(v.status).ended]
+    ended = BatchStatus(batch.status) == BatchStatus.COMPLETED
     return JobView(
         id=batch.id,
         status=BatchStatus(batch.status).value,
-        videos=[video_view(video, video.story_text, video.story_version) for video in videos],
+        videos=[
+            video_view(
+                video,
+                video.story_text,
+                video.story_version,
+                place=places.get(video.id),
+                eta_s=etas.get(video.id),
+            )
+            for video in videos
+        ],
         createdAt=timestamp(batch.created_at) or "",
         completedAt=timestamp(batch.completed_at),
         priority=Priority(batch.priority).value,
         teller=batch.teller,
         model=batch.model,
+        counts=job_counts(Counter(VideoStatus(video.status) for video in videos)),
+        etaS=max(unended) if unended and None not in unended else None,  # type: ignore[type-var]
+        endedAt=timestamp(batch.completed_at) if ended else None,
     )
 
 
@@ -173,7 +265,16 @@ class JobSummary(BaseModel):
     teller: str
     model: str | None
     videoCount: int
-    counts: dict[str, int] = Field(description="Videos in each state.")
+    counts: JobCounts = Field(
+        description="Videos in each state: waiting, running, completed, failed, cancelled."
+    )
+    names: list[str] = Field(description="The first three file names, in upload order.")
+    moreNames: int = Field(description="How many more videos there are than `names` shows.")
+    thumbnails: list[str] = Field(
+        description="Up to four ids of its videos that have a picture "
+        "(`GET /api/videos/{videoId}/thumbnail`)."
+    )
+    title: str | None = Field(description="The title of its first story, once one is written.")
 
 
 class JobPage(BaseModel):
@@ -195,7 +296,11 @@ def job_page(page: BatchPage, *, offset: int, limit: int) -> JobPage:
                 teller=summary.batch.teller,
                 model=summary.batch.model,
                 videoCount=summary.video_count,
-                counts={status.value: count for status, count in summary.counts.items()},
+                counts=job_counts(summary.counts),
+                names=summary.names,
+                moreNames=max(0, summary.video_count - len(summary.names)),
+                thumbnails=summary.thumbnails,
+                title=summary.title,
             )
             for summary in page.batches
         ],

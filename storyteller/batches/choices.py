@@ -15,7 +15,7 @@ from storyteller.config import Settings
 from storyteller.db.models import Priority
 from storyteller.errors import StorytellerError
 from storyteller.jobs.priorities import parse_priority
-from storyteller.tellers.registry import has_models, teller_names
+from storyteller.tellers.registry import has_models, needs, teller_names
 
 # What a provider's model name looks like ("gemini-2.5-flash", "llama3.1:8b", "org/model").
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
@@ -40,6 +40,13 @@ def choose_teller(value: str | None, default: str) -> str:
             f"teller: unknown teller {teller!r}; choose one of: {', '.join(teller_names())}"
         )
     return teller
+
+
+def require_ready(teller: str, settings: Settings) -> None:
+    """Refuse a teller that cannot write a story as the settings stand (no key set)."""
+    missing = needs(teller, settings)
+    if missing is not None:
+        raise InvalidChoice(f"teller: the {teller} teller is not ready. {missing}")
 
 
 def choose_model(value: str | None, teller: str) -> str | None:
@@ -77,15 +84,20 @@ class Choice:
         teller: str | None = None,
         model: str | None = None,
         highest: Priority | None = None,
+        usable: bool = True,
     ) -> Choice:
         """The choice from what a user sent (each may be missing); `InvalidChoice`.
         `highest` is the user's own priority: the default, and the most a batch gets
         (asking for more gets it, not a refusal, so the original front end carries on);
-        None: no user (normal by default, any allowed)."""
+        None: no user (normal by default, any allowed). `usable`: the teller must be
+        ready to write now (its key set), as for an upload; an estimate need not."""
         chosen_priority = choose_priority(priority)
         if highest is not None:
             ranks = list(Priority)
             if not priority or ranks.index(chosen_priority) < ranks.index(highest):
                 chosen_priority = highest
         chosen_teller = choose_teller(teller, settings.default_teller)
-        return cls(chosen_priority, chosen_teller, choose_model(model, chosen_teller))
+        chosen_model = choose_model(model, chosen_teller)
+        if usable:
+            require_ready(chosen_teller, settings)
+        return cls(chosen_priority, chosen_teller, chosen_model)

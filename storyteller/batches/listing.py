@@ -1,21 +1,29 @@
-"""Batches as a list: newest first, a page at a time, with how many videos are in each
-state."""
+"""Batches as a list: newest first, a page at a time, each with how many videos are in
+each state, its first file names, the videos that have a picture and its first story's
+title; searched by file name or story title."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from storyteller.db import crud
-from storyteller.db.models import Batch, Video, VideoStatus
+from storyteller.db.models import Batch, Story, Video, VideoStatus
+
+NAMES_SHOWN = 3
+THUMBNAILS_SHOWN = 4
+# The escape character of the LIKE patterns: a typed `%` or `_` is searched for as is.
+LIKE_ESCAPE = "\\"
 
 
 @dataclass(frozen=True)
 class BatchSummary:
     batch: Batch
     counts: dict[VideoStatus, int]  # every status, zeros included
+    names: list[str] = field(default_factory=list)  # the first few, in upload order
+    thumbnails: list[str] = field(default_factory=list)  # ids of videos with a picture
+    title: str | None = None  # the current story of its first video that has one
 
     @property
     def video_count(self) -> int:
@@ -25,27 +33,129 @@ class BatchSummary:
 @dataclass(frozen=True)
 class BatchPage:
     batches: list[BatchSummary]
-    total: int  # batches in all
+    total: int  # batches in all (that match the search, if any)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern finding `text` anywhere, lower case, its wildcards taken literally."""
+    escaped = (
+        text.lower()
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
+
+
+def _matching(search: str) -> ColumnElement[bool]:
+    """Batches with a file name or a story title (any version) containing `search`,
+    case aside. A pattern with a leading wildcard reads every row whatever the index:
+    a scan of the owner's videos, fine for tens of thousands of batches."""
+    pattern = like_pattern(search)
+    by_name = select(Video.batch_id).where(
+        func.lower(Video.original_name).like(pattern, escape=LIKE_ESCAPE)
+    )
+    by_title = (
+        select(Video.batch_id)
+        .join(Story, Story.video_id == Video.id)
+        .where(func.lower(Story.title).like(pattern, escape=LIKE_ESCAPE))
+    )
+    return or_(Batch.id.in_(by_name), Batch.id.in_(by_title))
+
+
+def _filtered(stmt: Select, owner_id: str | None, search: str | None) -> Select:
+    if owner_id is not None:
+        stmt = stmt.where(Batch.owner_id == owner_id)
+    if search:
+        stmt = stmt.where(_matching(search))
+    return stmt
 
 
 def list_batches(
-    session: Session, *, offset: int, limit: int, owner_id: str | None = None
+    session: Session,
+    *,
+    offset: int,
+    limit: int,
+    owner_id: str | None = None,
+    search: str | None = None,
 ) -> BatchPage:
-    """A page of batches (of `owner_id` only, when given), each with its videos counted
-    by status in one query."""
-    batches = crud.list_batches(session, offset=offset, limit=limit, owner_id=owner_id)
-    counts = {batch.id: dict.fromkeys(VideoStatus, 0) for batch in batches}
-    if batches:
-        rows = session.execute(
+    """A page of batches (of `owner_id` only, when given; containing `search` in a file
+    name or a story title, when given), each summed up in four queries for the page."""
+    if offset < 0 or limit < 1:
+        raise ValueError("offset must be 0 or more and limit 1 or more")
+    page = _filtered(select(Batch), owner_id, search)
+    batches = list(
+        session.scalars(
+            page.order_by(Batch.created_at.desc(), Batch.id).offset(offset).limit(limit)
+        )
+    )
+    total = session.scalar(_filtered(select(func.count()).select_from(Batch), owner_id, search))
+    ids = [batch.id for batch in batches]
+    counts = {batch_id: dict.fromkeys(VideoStatus, 0) for batch_id in ids}
+    names: dict[str, list[str]] = {batch_id: [] for batch_id in ids}
+    thumbnails: dict[str, list[str]] = {batch_id: [] for batch_id in ids}
+    titles: dict[str, str] = {}
+    if ids:
+        for batch_id, status, count in session.execute(
             select(Video.batch_id, Video.status, func.count())
-            .where(Video.batch_id.in_(list(counts)))
+            .where(Video.batch_id.in_(ids))
             .group_by(Video.batch_id, Video.status)
-        ).tuples()
-        for batch_id, status, count in rows:
+        ).tuples():
             counts[batch_id][VideoStatus(status)] = count
+        # Positions count from 0 in every batch: the first names through the unique index.
+        for batch_id, name in session.execute(
+            select(Video.batch_id, Video.original_name)
+            .where(Video.batch_id.in_(ids), Video.position < NAMES_SHOWN)
+            .order_by(Video.batch_id, Video.position)
+        ).tuples():
+            names[batch_id].append(name)
+        # A video with evidence has its picture (the first shot's, made while it ran).
+        pictured = (
+            select(
+                Video.batch_id,
+                Video.id,
+                func.row_number()
+                .over(partition_by=Video.batch_id, order_by=Video.position)
+                .label("rank"),
+            )
+            .where(Video.batch_id.in_(ids), Video.evidence_id.is_not(None))
+            .subquery()
+        )
+        for batch_id, video_id in session.execute(
+            select(pictured.c.batch_id, pictured.c.id)
+            .where(pictured.c.rank <= THUMBNAILS_SHOWN)
+            .order_by(pictured.c.batch_id, pictured.c.rank)
+        ).tuples():
+            thumbnails[batch_id].append(video_id)
+        told = (
+            select(
+                Video.batch_id,
+                Story.title,
+                func.row_number()
+                .over(
+                    partition_by=Video.batch_id,
+                    order_by=(Video.position, Story.version.desc()),
+                )
+                .label("rank"),
+            )
+            .join(Story, Story.video_id == Video.id)
+            .where(Video.batch_id.in_(ids))
+            .subquery()
+        )
+        rows = session.execute(select(told.c.batch_id, told.c.title).where(told.c.rank == 1))
+        titles = {batch_id: title for batch_id, title in rows.tuples()}
     return BatchPage(
-        batches=[BatchSummary(batch, counts[batch.id]) for batch in batches],
-        total=crud.count_batches(session, owner_id=owner_id),
+        batches=[
+            BatchSummary(
+                batch,
+                counts[batch.id],
+                names=names[batch.id],
+                thumbnails=thumbnails[batch.id],
+                title=titles.get(batch.id),
+            )
+            for batch in batches
+        ],
+        total=total or 0,
     )
 
 

@@ -85,7 +85,7 @@ def progress_bar(label: str) -> Iterator[Progress]:
             with lock:
                 bar.update(task, completed=fraction, stage=stage)
 
-        from storyteller.pipeline.run import OverallProgress
+        from storyteller.pipeline.progress import OverallProgress
 
         yield OverallProgress(report)
 

@@ -220,7 +220,8 @@ _VIDEO_STATUS_COLUMNS = (
         Video.id, Video.batch_id, Video.original_name, Video.status, Video.error,
         Video.error_code, Video.created_at, Video.completed_at, Video.stage, Video.progress,
         Video.attempts, Video.priority, Video.teller, Video.model, Video.wait_reason,
-        Video.size_bytes, Story.text.label("story_text"), Story.version.label("story_version"),
+        Video.size_bytes, Video.error_cause, Video.run_after, Video.evidence_id,
+        Story.text.label("story_text"), Story.version.label("story_version"),
     )
     .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _LATEST_VERSION))
 )  # fmt: skip

@@ -45,7 +45,7 @@ def tell_job(attempt: Attempt, settings: Settings, progress: JobProgress) -> Res
     """The real work: the video from the storage, evidence from it, then a story from
     the teller."""
     # Imported here: the media stack is heavy, and the web process never runs this.
-    from storyteller.pipeline.run import OverallProgress
+    from storyteller.pipeline.progress import OverallProgress
     from storyteller.telling import tell_video
 
     with video_file(attempt, settings) as found:

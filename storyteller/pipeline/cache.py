@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 CHUNK = 1 << 20
+THUMBNAIL = "thumbnail.jpg"
+# A list row's picture: wide enough for a phone's row at twice its pixels.
+THUMBNAIL_WIDTH = 320
 
 
 def content_hash(path: Path) -> str:
@@ -57,7 +60,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class EvidenceCache:
-    """`<cache>/evidence/<hash>-<settings>.json` and `<cache>/keyframes/<hash>/scene-NNN.jpg`."""
+    """`<cache>/evidence/<hash>-<settings>.json`, `<cache>/keyframes/<hash>/scene-NNN.jpg`
+    and the video's thumbnail, `<cache>/keyframes/<hash>/thumbnail.jpg`."""
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.cache_dir
@@ -68,6 +72,9 @@ class EvidenceCache:
 
     def keyframe_dir(self, digest: str) -> Path:
         return self.root / "keyframes" / digest
+
+    def thumbnail_path(self, digest: str) -> Path:
+        return self.keyframe_dir(digest) / THUMBNAIL
 
     def load(self, digest: str) -> Evidence | None:
         path = self._evidence_path(digest)
@@ -94,3 +101,17 @@ class EvidenceCache:
         if ok:
             _write_atomically(self.keyframe_dir(digest) / name, encoded.tobytes())
         return name
+
+    def save_thumbnail(self, digest: str, rgb: np.ndarray) -> None:
+        """Store the picture of a list row: the first scene's keyframe, made small."""
+        import cv2
+
+        height, width = rgb.shape[:2]
+        if width > THUMBNAIL_WIDTH:
+            size = (THUMBNAIL_WIDTH, max(1, round(height * THUMBNAIL_WIDTH / width)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        ok, encoded = cv2.imencode(
+            ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+        )
+        if ok:
+            _write_atomically(self.thumbnail_path(digest), encoded.tobytes())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,18 +27,6 @@ from storyteller.pipeline.stage import (
 )
 from storyteller.pipeline.text import ScreenTextStage
 
-# Share of the work each stage usually takes, for one overall progress figure.
-STAGE_WEIGHTS = {
-    "probe": 0.02,
-    "scenes": 0.38,
-    "faces": 0.02,
-    "people": 0.02,
-    "text": 0.14,
-    "look": 0.01,
-    "motion": 0.01,
-    "speech": 0.40,
-}
-
 
 class StageFailed(StorytellerError):
     """A stage broke on a file it should have handled: our fault, not the video's."""
@@ -49,19 +36,6 @@ class StageFailed(StorytellerError):
     def __init__(self, stage: str, error: BaseException) -> None:
         super().__init__(f"the {stage} stage failed: {error.__class__.__name__}: {error}")
         self.stage = stage
-
-
-class OverallProgress:
-    """Turns per-stage progress into one fraction for a bar or a progress column."""
-
-    def __init__(self, report: Callable[[float, str], None]) -> None:
-        self.done: dict[str, float] = {}
-        self.report = report
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        self.done[stage] = max(self.done.get(stage, 0.0), min(1.0, fraction))
-        overall = sum(STAGE_WEIGHTS.get(s, 0.0) * f for s, f in self.done.items())
-        self.report(min(1.0, overall), stage)
 
 
 def _run_stage(stage: Stage, ctx: Context, timings: dict[str, float]) -> None:
@@ -107,6 +81,8 @@ def gather_evidence(
     spent: dict[str, float] = dict.fromkeys((w.name for w in per_scene), 0.0)
 
     def finish_scene(scene: Scene) -> None:
+        if scene.index == 0:  # the list's picture, there as soon as the first shot ends
+            cache.save_thumbnail(digest, ctx.keyframes[0])
         for work in per_scene:
             started = time.perf_counter()
             work.scene(ctx, scene)

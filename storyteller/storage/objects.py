@@ -26,11 +26,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from storyteller.config import Settings
 from storyteller.errors import StorytellerError
 
 MB = 1024 * 1024
+# What `read_range` reads at a time: large enough that a read's overhead is lost in the
+# copying, small enough that a hundred players cost no memory to speak of.
+READ_PIECE = 512 * 1024
 
 PARTIAL_DIR = ".partial"
 
@@ -108,6 +112,12 @@ class VideoStore(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether a video is stored under `key`."""
+
+    @abstractmethod
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes `start` to `end` (both included) of the video of `key`, in pieces of at
+        most `READ_PIECE` bytes, for serving it (a player's range requests). Opens the
+        video at once: raises `VideoMissing` here when there is none, not while reading."""
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -192,6 +202,17 @@ class FolderStore(VideoStore):
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
 
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        try:
+            file = self.path_of(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise VideoMissing(
+                f"video {key} is not in the storage folder", where=self.root
+            ) from None
+        except OSError as exc:
+            raise _folder_error(self.root, exc) from None
+        return read_pieces(file, start, end)
+
     def delete(self, key: str) -> None:
         path = self.path_of(key)
         try:
@@ -202,6 +223,20 @@ class FolderStore(VideoStore):
             raise _folder_error(self.root, exc) from None
         with contextlib.suppress(OSError):
             path.parent.rmdir()  # only when empty
+
+
+def read_pieces(file: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """Bytes `start` to `end` of an open file in pieces, closing it at the end (or when
+    the reader lets go: a player that seeks away drops its request)."""
+    with file:
+        file.seek(start)
+        left = end - start + 1
+        while left > 0:
+            piece = file.read(min(READ_PIECE, left))
+            if not piece:
+                return  # cut short since it was opened: the answer ends early
+            left -= len(piece)
+            yield piece
 
 
 def _move(source: Path, target: Path, partial_dir: Path) -> None:

@@ -115,3 +115,30 @@ def check_video(head: bytes, *, name: str) -> None:
     if why is not None:
         code = "empty_file" if not head else "not_a_video"
         raise NotAVideo(f"{name} is not a video: {why}", code=code)
+
+
+# Containers a player may be handed, by how they open: (magic, offset, media type).
+_MEDIA_TYPES: tuple[tuple[bytes, int, str], ...] = (
+    (b"ftypqt  ", 4, "video/quicktime"),
+    (b"ftyp", 4, "video/mp4"),
+    (b"\x1a\x45\xdf\xa3", 0, "video/x-matroska"),  # WebM when its DocType says so (below)
+    (b"OggS", 0, "video/ogg"),
+    (b"GIF8", 0, "image/gif"),
+    (b"\x00\x00\x01\xba", 0, "video/mpeg"),
+)
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+
+
+def media_type(head: bytes) -> str:
+    """The media type to serve a stored video as, from its first bytes (a few hundred):
+    what a browser's player needs to choose a decoder without guessing."""
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "video/mp2t"
+    for magic, offset, kind in _MEDIA_TYPES:
+        if head[offset : offset + len(magic)] == magic:
+            if kind == "video/x-matroska" and b"webm" in head[:64]:
+                return "video/webm"
+            return kind
+    return UNKNOWN_MEDIA_TYPE

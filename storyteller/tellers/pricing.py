@@ -56,3 +56,9 @@ def cost_usd(
     budgets add up thousands of them."""
     price = price_of(settings, teller, model, batch=batch)
     return None if price is None else price.cost(tokens_in, tokens_out)
+
+
+def priced_models(settings: Settings, teller: str) -> list[str]:
+    """The models of `teller` the prices file knows, in its order."""
+    path = settings.prices_file or BUNDLED_PRICES
+    return list(_read(path, path.stat().st_mtime).get(teller, {}))

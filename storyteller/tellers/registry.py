@@ -66,3 +66,32 @@ def get_teller(name: str, settings: Settings) -> Teller:
         known = ", ".join(teller_names())
         raise TellerError(f"unknown teller {name!r}; choose one of: {known}", code="unknown_teller")
     return factory(settings)
+
+
+def needs(name: str, settings: Settings) -> str | None:
+    """What must be set before teller `name` can write a story, or None when it can:
+    the words the page shows beside a teller it cannot offer, and the 422 of an upload
+    that asks for it (rather than a failure of every video later)."""
+    if name == "gemini":
+        key = settings.gemini_api_key
+        if key is None or not key.get_secret_value():
+            return "Set GEMINI_API_KEY to use Gemini."
+    if name == "openai":
+        key = settings.openai_api_key
+        if (key is None or not key.get_secret_value()) and not settings.openai_base_url:
+            return (
+                "Set OPENAI_API_KEY to use OpenAI, or STORYTELLER_OPENAI_BASE_URL for a "
+                "local OpenAI-compatible server."
+            )
+    return None
+
+
+def models_of(name: str, settings: Settings) -> list[str]:
+    """The models one may choose for teller `name`: its configured one first, then those
+    the prices file knows (empty for a teller without models)."""
+    configured = configured_model(name, settings)
+    if configured is None:
+        return []
+    from storyteller.tellers.pricing import priced_models
+
+    return [configured, *(model for model in priced_models(settings, name) if model != configured)]

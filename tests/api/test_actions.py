@@ -119,7 +119,7 @@ async def test_jobs_are_listed_newest_first_a_page_at_a_time(make_client: MakeCl
     assert [j["id"] for j in page["jobs"]] == ids[::-1][:2]
     rest = (await client.get("/api/jobs?offset=2&limit=10")).json()
     assert [j["id"] for j in rest["jobs"]] == ids[::-1][2:]
-    assert rest["jobs"][0]["counts"]["pending"] == 1
+    assert rest["jobs"][0]["counts"]["waiting"] == 1
     assert rest["jobs"][0]["priority"] == "low"
 
 

@@ -11,7 +11,8 @@ import pytest
 from storyteller.config import Settings
 from storyteller.pipeline.cache import EvidenceCache
 from storyteller.pipeline.evidence import Evidence
-from storyteller.pipeline.run import OverallProgress, gather_evidence
+from storyteller.pipeline.progress import OverallProgress
+from storyteller.pipeline.run import gather_evidence
 from storyteller.pipeline.stage import VideoRejected
 from tests.media import Clip
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from storyteller.pipeline.run import STAGE_WEIGHTS
+from storyteller.pipeline.progress import BY_CODE
 from tests.media import Clip
 from tests.service.server import ServeProcess
 
@@ -65,7 +65,7 @@ def test_a_video_s_way_arrives_as_events_and_can_be_replayed(
     stages = {e["data"]["video"]["stage"] for e in received if e["event"] == "video"} - {None}
     # Progress arrives while it works: the stages the heartbeats caught (which ones depends
     # on the machine's speed; the picture stages now run per scene beside speech).
-    assert stages and stages <= set(STAGE_WEIGHTS), stages
+    assert stages and stages <= set(BY_CODE), stages
     last = received[-1]["data"]
     assert last["jobId"] == job["jobId"]
     assert last["video"]["story"] == served.job(job["jobId"])["videos"][0]["story"]

@@ -18,7 +18,8 @@ def prepare_request(attempt: Attempt, settings: Settings, progress: JobProgress)
     large video uploaded through the Files API first), or the reason there is none."""
     # Imported here, as in `tell_job`: the media stack is heavy.
     from storyteller.pipeline.cache import analysis_fingerprint
-    from storyteller.pipeline.run import OverallProgress, gather_evidence
+    from storyteller.pipeline.progress import OverallProgress
+    from storyteller.pipeline.run import gather_evidence
     from storyteller.story.rules import StoryRules
     from storyteller.tellers.gemini import GeminiTeller
     from storyteller.tellers.gemini_batch import batch_request

@@ -35,6 +35,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(admin.app, name="admin")
+app.add_typer(client.story, name="story")
 
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.keys, name="keys")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from storyteller.api.deps import (
     ActionsDep,
@@ -107,11 +108,41 @@ def get_video_record(videoId: str, database: DatabaseDep) -> VideoRecord:
         video = crud.get_video(session, videoId)
         if video is None:
             raise ApiError(404, "no video with that id")
-        return video_record(
-            video,
-            crud.story_versions(session, video_id=video.id),
-            crud.attempt_costs(session, video_id=video.id),
-        )
+        return _record(session, video)
+
+
+def _record(session: Session, video: Video) -> VideoRecord:
+    return video_record(
+        video,
+        crud.story_versions(session, video_id=video.id),
+        crud.attempt_costs(session, video_id=video.id),
+        crud.current_story(session, video_id=video.id),
+    )
+
+
+@router.post(
+    "/api/videos/{videoId}/stories/{version}/current",
+    response_model=VideoRecord,
+    summary="Choose the current story version",
+)
+def choose_story(
+    videoId: str,
+    version: Annotated[int, Path(ge=1, le=1_000_000)],
+    actions: ActionsDep,
+    changes: LiveChangesDep,
+    database: DatabaseDep,
+) -> VideoRecord:
+    """Story version `version` becomes the video's current one: the one the job shows as
+    its `story`, copied, exported and sent. Writing the story again makes the new version
+    current. 404 for a version the video does not have; 409 while it has no story yet (or
+    the version asked for is the one being written)."""
+    actions.choose_story(videoId, version)
+    changes.changed([videoId])
+    with database.read() as session:
+        video = crud.get_video(session, videoId)
+        if video is None:  # deleted meanwhile with its job
+            raise ApiError(404, "no video with that id")
+        return _record(session, video)
 
 
 @router.get(

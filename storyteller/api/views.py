@@ -19,6 +19,7 @@ from storyteller.config import Settings
 from storyteller.db.models import AttemptCost, BatchStatus, Priority, Story, Video, VideoStatus
 from storyteller.jobs.line import Line
 from storyteller.pipeline.progress import stage_label
+from storyteller.story.model import Sentence
 from storyteller.tellers.registry import configured_model
 
 SeedStatus = Literal["pending", "processing", "completed", "failed"]
@@ -326,6 +327,17 @@ class StoryVersionView(BaseModel):
     tokensIn: int | None
     tokensOut: int | None
     costUsd: float | None
+    # Added for the player beside the story:
+    sentences: list[Sentence] = Field(
+        description="The body's sentences in order, each with its paragraph (from 0) and "
+        "the moments of the video it stands on; a paragraph's sentences joined with single "
+        "spaces give the paragraph back. The headline, dateline and disclaimer are not "
+        "sentences."
+    )
+    current: bool = Field(
+        description="Whether this is the current version: the one shown, copied, exported "
+        "and sent (the newest, unless its owner chose another)."
+    )
 
 
 class FailedAttemptView(BaseModel):
@@ -360,7 +372,7 @@ class VideoRecord(VideoView):
     )
 
 
-def story_version_view(story: Story) -> StoryVersionView:
+def story_version_view(story: Story, *, current: bool) -> StoryVersionView:
     return StoryVersionView(
         version=story.version,
         teller=story.teller,
@@ -377,11 +389,15 @@ def story_version_view(story: Story) -> StoryVersionView:
         tokensIn=story.tokens_in,
         tokensOut=story.tokens_out,
         costUsd=story.cost_usd,
+        sentences=story.linked_sentences(),
+        current=current,
     )
 
 
-def video_record(video: Video, stories: list[Story], failed: list[AttemptCost]) -> VideoRecord:
-    current = stories[-1] if stories else None
+def video_record(
+    video: Video, stories: list[Story], failed: list[AttemptCost], current: Story | None
+) -> VideoRecord:
+    """The record of a video, with every story version (`current` among them)."""
     return VideoRecord(
         **story_video_view(video, current).model_dump(),
         jobId=video.batch_id,
@@ -393,7 +409,10 @@ def video_record(video: Video, stories: list[Story], failed: list[AttemptCost]) 
         heartbeatAt=timestamp(video.heartbeat_at),
         evidence=video.evidence.json if video.evidence else None,
         evidenceSummary=_summary(video),
-        stories=[story_version_view(story) for story in stories],
+        stories=[
+            story_version_view(story, current=current is not None and story.id == current.id)
+            for story in stories
+        ],
         failedAttempts=[
             FailedAttemptView(
                 attempt=spent.attempt,

@@ -1,5 +1,5 @@
-"""Commands against a running service, through its HTTP API: submit, status, and what
-users do to a job (retry, cancel, write again, delete)."""
+"""Commands against a running service, through its HTTP API: submit, status, what users
+do to a job (retry, cancel, write again, delete) and to a video's story versions."""
 
 from __future__ import annotations
 
@@ -306,3 +306,54 @@ def delete(job_id: JobArgument, server: Server = None, api_key: ApiKeyOption = N
     with Client(server, api_key) as client:
         answer = client.call("DELETE", f"/api/job/{job_id}")
     echo(f"job {answer['jobId']}: {answer['message']}")
+
+
+# --- a video's story versions -------------------------------------------------------
+
+story = typer.Typer(
+    help="A video's story versions: list them, choose the current one.", no_args_is_help=True
+)
+VideoArgument = Annotated[str, typer.Argument(help="The video's id.", show_default=False)]
+
+
+def _version_line(version: dict[str, Any]) -> str:
+    mark = "*" if version.get("current") else " "
+    wrote = version["teller"] + (f" ({version['model']})" if version.get("model") else "")
+    return f"{mark} v{version['version']}  {wrote}, seed {version['seed']}  {version['title']}"
+
+
+@story.command("versions")
+def story_versions(
+    video: VideoArgument,
+    server: Server = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """List a video's story versions, oldest first; `*` marks the current one (the one
+    shown, copied, exported and sent)."""
+    with Client(server, api_key) as client:
+        record = client.call("GET", f"/api/videos/{video}")
+    versions = record.get("stories") or []
+    if as_json:
+        echo(json.dumps(versions, ensure_ascii=False))
+    elif not versions:
+        echo(f"{record['originalName']} has no story yet ({record['statusDetail']})")
+    else:
+        for version in versions:
+            echo(_version_line(version))
+
+
+@story.command("use")
+def story_use(
+    video: VideoArgument,
+    version: Annotated[int, typer.Argument(min=1, help="The version to make current.")],
+    server: Server = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Make one of a video's story versions the current one (writing the story again
+    later makes the new version current).
+
+    Exits 1 when the service refused (no such video or version, or no story yet)."""
+    with Client(server, api_key) as client:
+        record = client.call("POST", f"/api/videos/{video}/stories/{version}/current")
+    echo(f"{record['originalName']}: story version {version} is now current")

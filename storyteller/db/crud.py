@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from storyteller.db.models import (
     ENDED,
@@ -212,9 +212,20 @@ _BATCH_STATUS = select(
     Batch.teller,
     Batch.model,
 ).where(Batch.id == bindparam("batch_id"))
-_LATEST_VERSION = (
-    select(func.max(Story.version)).where(Story.video_id == Video.id).correlate(Video)
-).scalar_subquery()
+_CHOSEN = aliased(Story)
+_NEWEST = aliased(Story)
+# The version of a video's current story: the one its owner chose, else the newest. A
+# chosen id that names no story of the video (none is deleted alone, but) reads as none.
+_CURRENT_VERSION = func.coalesce(
+    select(_CHOSEN.version)
+    .where(_CHOSEN.id == Video.current_story_id, _CHOSEN.video_id == Video.id)
+    .correlate(Video)
+    .scalar_subquery(),
+    select(func.max(_NEWEST.version))
+    .where(_NEWEST.video_id == Video.id)
+    .correlate(Video)
+    .scalar_subquery(),
+)
 _VIDEO_STATUS_COLUMNS = (
     select(
         Video.id, Video.batch_id, Video.original_name, Video.status, Video.error,
@@ -223,7 +234,7 @@ _VIDEO_STATUS_COLUMNS = (
         Video.size_bytes, Video.error_cause, Video.run_after, Video.evidence_id,
         Story.text.label("story_text"), Story.version.label("story_version"),
     )
-    .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _LATEST_VERSION))
+    .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _CURRENT_VERSION))
 )  # fmt: skip
 _VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.where(Video.batch_id == bindparam("batch_id")).order_by(
     Video.position
@@ -327,6 +338,9 @@ def insert_story_version(
             "paragraphs": list(story.paragraphs),
             "disclaimer": story.disclaimer,
             "text": story.text,
+            "sentences": [
+                sentence.model_dump(mode="json", by_alias=True) for sentence in story.sentences
+            ],
             "created_at": utcnow(),
             "tokens_in": usage.tokens_in if usage else None,
             "tokens_out": usage.tokens_out if usage else None,
@@ -337,25 +351,26 @@ def insert_story_version(
 
 
 def current_story(session: Session, *, video_id: str) -> Story | None:
-    """The video's newest story version, or None."""
-    stmt = select(Story).where(Story.video_id == video_id).order_by(Story.version.desc()).limit(1)
+    """The video's current story: the version its owner chose, else the newest; None
+    while it has none. What is shown as its story, copied, exported and sent."""
+    stmt = (
+        select(Story)
+        .join(Video, Video.id == Story.video_id)
+        .where(Story.video_id == video_id, Story.version == _CURRENT_VERSION)
+    )
     return session.scalars(stmt).first()
 
 
 def current_stories(session: Session, *, video_ids: Iterable[str]) -> dict[str, Story]:
-    """The newest story of each video that has one, by video id, in one query (for a
+    """The current story of each video that has one, by video id, in one query (for a
     batch's status page)."""
     ids = list(video_ids)
     if not ids:
         return {}
-    latest = (
-        select(Story.video_id, func.max(Story.version).label("version"))
-        .where(Story.video_id.in_(ids))
-        .group_by(Story.video_id)
-        .subquery()
-    )
-    stmt = select(Story).join(
-        latest, and_(Story.video_id == latest.c.video_id, Story.version == latest.c.version)
+    stmt = (
+        select(Story)
+        .join(Video, Video.id == Story.video_id)
+        .where(Story.video_id.in_(ids), Story.version == _CURRENT_VERSION)
     )
     return {story.video_id: story for story in session.scalars(stmt)}
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from storyteller.db.types import JSONDocument, RankedEnum, UTCDateTime, str_enum, utcnow
 from storyteller.pipeline.evidence import Evidence
 from storyteller.story import model as story_model
+from storyteller.story import sentences
 
 # Constraint names the same on every database, so later migrations can name them.
 NAMING_CONVENTION = {
@@ -203,6 +204,13 @@ class Video(Base):
         passive_deletes=True,
     )
     evidence: Mapped[EvidenceRecord | None] = relationship()
+    # The story version its owner chose as current (copied, exported, sent); None: the
+    # newest. No foreign key: a story is only ever deleted with its video, and a key each
+    # way between the two tables would make their rows depend on each other (an id that
+    # names no story of the video reads as None: see `crud.current_story`).
+    current_story_id: Mapped[str | None] = mapped_column(
+        String(36), doc="The chosen story version's id; null for the newest."
+    )
 
     __table_args__ = (
         UniqueConstraint("batch_id", "position"),
@@ -224,7 +232,8 @@ class Video(Base):
 
 
 class Story(Base):
-    """One version of a video's story. Regenerating adds a version; the highest is current."""
+    """One version of a video's story. Regenerating adds a version, which becomes current;
+    the owner may choose another (`Video.current_story_id`)."""
 
     __tablename__ = "story"
 
@@ -243,6 +252,11 @@ class Story(Base):
     disclaimer: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, doc="The whole story as users read it.")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    sentences: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSONDocument,
+        doc="The body's sentences and the moments each stands on, as `Sentence` dumps; "
+        "null for a story written before they were kept.",
+    )
 
     # What an AI teller spent on it (None for the local teller).
     tokens_in: Mapped[int | None] = mapped_column(Integer)
@@ -266,7 +280,13 @@ class Story(Base):
             date=self.date,
             paragraphs=list(self.paragraphs),
             disclaimer=self.disclaimer,
+            sentences=[story_model.Sentence.model_validate(s) for s in self.sentences or []],
         )
+
+    def linked_sentences(self) -> list[story_model.Sentence]:
+        """Its sentences with their sources; for a story kept before sentences were (or
+        whose kept ones no longer give its paragraphs back), split from its text with none."""
+        return sentences.settle(list(self.paragraphs), self.to_story().sentences)
 
     def __repr__(self) -> str:
         return f"<Story {self.video_id} v{self.version}>"

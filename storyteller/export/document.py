@@ -20,7 +20,7 @@ from storyteller.db.models import AttemptCost, Batch, Video, VideoStatus
 from storyteller.pipeline.cache import EvidenceCache
 from storyteller.pipeline.evidence import Evidence
 from storyteller.storage.names import clean_text
-from storyteller.story.model import format_dateline
+from storyteller.story.model import Sentence, format_dateline
 
 # Control and bidi override characters out (tab and newline too: no field we export is
 # more than one line), as names are cleaned when they come in.
@@ -51,6 +51,8 @@ class StoryVersion:
     tokens_in: int | None
     tokens_out: int | None
     cost_usd: float | None
+    # The body's sentences with the moments they stand on (`Sentence` of story.model).
+    sentences: tuple[Sentence, ...] = ()
 
     @property
     def dateline(self) -> str:
@@ -126,11 +128,13 @@ class VideoDocument:
     on_screen: tuple[ScreenLine, ...] = ()
     shots: tuple[Shot, ...] = ()
     evidence: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    current_version: int | None = None  # the version its owner chose; None: the newest
 
     @property
     def story(self) -> StoryVersion | None:
-        """The current story: the newest version."""
-        return self.stories[-1] if self.stories else None
+        """The current story: the version its owner chose, else the newest."""
+        chosen = [s for s in self.stories if s.version == self.current_version]
+        return chosen[0] if chosen else self.stories[-1] if self.stories else None
 
     @property
     def cost_usd(self) -> float | None:
@@ -264,8 +268,15 @@ def _video(video: Video, spent: list[AttemptCost], cache: EvidenceCache) -> Vide
                 tokens_in=story.tokens_in,
                 tokens_out=story.tokens_out,
                 cost_usd=story.cost_usd,
+                sentences=tuple(
+                    sentence.model_copy(update={"text": clean(sentence.text)})
+                    for sentence in story.linked_sentences()
+                ),
             )
             for story in sorted(video.stories, key=lambda s: s.version)
+        ),
+        current_version=next(
+            (s.version for s in video.stories if s.id == video.current_story_id), None
         ),
         failed_attempts=tuple(
             FailedAttempt(

@@ -40,6 +40,9 @@ def _story(story: StoryVersion) -> dict[str, Any]:
         "tokensIn": story.tokens_in,
         "tokensOut": story.tokens_out,
         "costUsd": story.cost_usd,
+        "sentences": [
+            sentence.model_dump(mode="json", by_alias=True) for sentence in story.sentences
+        ],
     }
 
 
@@ -69,7 +72,8 @@ def _video(video: VideoDocument) -> dict[str, Any]:
         "contentHash": video.content_hash,
         "createdAt": _time(video.created_at),
         "completedAt": _time(video.completed_at),
-        "story": _story(video.story) if video.story else None,
+        "story": _story(video.story) if video.story else None,  # the current version
+        "currentVersion": video.story.version if video.story else None,
         "stories": [_story(story) for story in video.stories],
         "failedAttempts": [_attempt(attempt) for attempt in video.failed_attempts],
         "costUsd": video.cost_usd,

@@ -1,14 +1,15 @@
-"""What users do to videos in the queue: cancel, retry, write a story again; and what an
-admin does to the queue: pause and resume all processing or one batch, change a batch's
-priority, retry every failure of one cause, drain and stop workers. The API and the
-command line both call these; each is one transaction that moves videos through the
-named state changes of `states.py` and settles their batch."""
+"""What users do to videos in the queue: cancel, retry, write a story again, choose the
+current story version; and what an admin does to the queue: pause and resume all
+processing or one batch, change a batch's priority, retry every failure of one cause,
+drain and stop workers. The API and the command line both call these; each is one
+transaction that moves videos through the named state changes of `states.py` and settles
+their batch."""
 
 from __future__ import annotations
 
 import random
 
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storyteller.db import crud
@@ -17,6 +18,7 @@ from storyteller.db.models import (
     Batch,
     Priority,
     ServiceState,
+    Story,
     Video,
     VideoStatus,
     WorkerRecord,
@@ -145,6 +147,28 @@ class UserActions:
             _settle(session, video.batch_id)
             return video
 
+    def choose_story(self, video_id: str, version: int) -> Video:
+        """Make story version `version` the video's current one: the one shown, copied,
+        exported and sent. Writing the story again later makes the new version current."""
+        with self._sessions.begin() as session:
+            video = _locked_video(session, video_id, None)
+            story = session.scalars(
+                select(Story).where(Story.video_id == video_id, Story.version == version)
+            ).one_or_none()
+            if story is None:
+                newest = session.scalar(
+                    select(func.max(Story.version)).where(Story.video_id == video_id)
+                )
+                writing = video.status in (VideoStatus.PENDING, VideoStatus.PROCESSING)
+                if newest is None or (writing and version == newest + 1):
+                    raise WrongState(_not_written(video, version, newest))
+                raise NotFound(
+                    f"{video.original_name} has no story version {version}: "
+                    f"its versions are 1 to {newest}"
+                )
+            video.current_story_id = story.id
+            return video
+
     # --- the admin's controls ---------------------------------------------------------
 
     def set_paused(self, paused: bool) -> None:
@@ -242,6 +266,19 @@ def _locked_batch(session: Session, batch_id: str) -> Batch:
     if batch is None:
         raise NotFound("no job with that id")
     return batch
+
+
+def _not_written(video: Video, version: int, newest: int | None) -> str:
+    """Why a version cannot be chosen while the video has it not (yet)."""
+    if newest is None:
+        return (
+            f"{video.original_name} has no story yet: a version can be chosen once one "
+            f"is written (it is {video.status})"
+        )
+    return (
+        f"{video.original_name} has no story version {version} yet: its versions are 1 to "
+        f"{newest}, and the next is still being written"
+    )
 
 
 def _locked_video(session: Session, video_id: str, batch_id: str | None) -> Video:

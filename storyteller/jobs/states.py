@@ -39,6 +39,8 @@ def completed_values() -> dict[str, Any]:
         "error": None,
         "error_code": None,
         "error_cause": None,
+        # The version just written becomes current: writing it again was asked for.
+        "current_story_id": None,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from datetime import date
 
 from storyteller.errors import StorytellerError
@@ -35,6 +36,30 @@ def _strip_line(line: str) -> str:
         if line == before:
             break
     return line
+
+
+_MARKDOWN_CHARS = re.compile(r"[*_`|#>\[\]<]")
+
+
+def plain(text: str) -> str:
+    """One line of plain text: markdown stripped, control characters dropped, whitespace
+    (line breaks and blank lines included) collapsed to single spaces."""
+    line = _collapse(" ".join(strip_markdown(part) for part in text.splitlines()))
+    # Joining lines can pair marks that were apart ('*a' + 'b*'), so strip again until stable.
+    for _ in range(6):
+        stripped = _collapse(strip_markdown(line))
+        if stripped == line:
+            break
+        line = stripped
+    if markdown_in(line):
+        # Marks nested past what stripping unwinds: no plain sentence needs these characters.
+        line = _collapse(strip_markdown(_MARKDOWN_CHARS.sub(" ", line)))
+    return line
+
+
+def _collapse(text: str) -> str:
+    kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(kept.split())
 
 
 _MONTHS = (
@@ -93,11 +118,11 @@ def parse(text: str, *, disclaimer: str | None = None) -> Story:
     found_disclaimer = ""
     if paragraphs:
         last = paragraphs[-1]
-        plain = strip_markdown(last).strip("()[] ")
-        if disclaimer is not None and disclaimer in (last, plain):
+        bare = strip_markdown(last).strip("()[] ")
+        if disclaimer is not None and disclaimer in (last, bare):
             found_disclaimer = disclaimer
             paragraphs.pop()
-        elif looks_like_disclaimer(plain):
+        elif looks_like_disclaimer(bare):
             found_disclaimer = last
             paragraphs.pop()
     return Story(

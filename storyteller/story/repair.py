@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 
 from storyteller.errors import StorytellerError
 from storyteller.story.model import MIN_PARAGRAPHS, TITLE_MAX_CHARS, Story
-from storyteller.story.parse import StoryParseError, clean_title, is_heading, parse, strip_markdown
+from storyteller.story.parse import StoryParseError, clean_title, is_heading, parse, plain
 from storyteller.story.rules import StoryRules, looks_like_disclaimer, month_list
 from storyteller.story.season import Season, months_for
-from storyteller.story.validator import DOUBLE_QUOTES, markdown_in, validate
+from storyteller.story.sentences import sentences, settle
+from storyteller.story.validator import DOUBLE_QUOTES, validate
 
 
 class RepairError(StorytellerError, ValueError):
@@ -45,33 +45,9 @@ def repair(draft: Story | str, rules: StoryRules, season: Season = Season.NEUTRA
         date=_dateline_date(story.date, rules, season),
         paragraphs=paragraphs,
         disclaimer=rules.disclaimer,
+        # The draft's sentences keep their sources where the rewritten paragraphs hold them.
+        sentences=settle(paragraphs, story.sentences) if story.sentences else [],
     )
-
-
-# --- plain text ----------------------------------------------------------------------
-
-_MARKDOWN_CHARS = re.compile(r"[*_`|#>\[\]<]")
-
-
-def plain(text: str) -> str:
-    """One line of plain text: markdown stripped, control characters dropped, whitespace
-    (line breaks and blank lines included) collapsed to single spaces."""
-    line = _collapse(" ".join(strip_markdown(part) for part in text.splitlines()))
-    # Joining lines can pair marks that were apart ('*a' + 'b*'), so strip again until stable.
-    for _ in range(6):
-        stripped = _collapse(strip_markdown(line))
-        if stripped == line:
-            break
-        line = stripped
-    if markdown_in(line):
-        # Marks nested past what stripping unwinds: no plain sentence needs these characters.
-        line = _collapse(strip_markdown(_MARKDOWN_CHARS.sub(" ", line)))
-    return line
-
-
-def _collapse(text: str) -> str:
-    kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
-    return " ".join(kept.split())
 
 
 # --- the body ------------------------------------------------------------------------
@@ -148,39 +124,6 @@ def _split_even(parts: list[str], count: int) -> list[list[str]]:
         start = end
     groups.append(parts[start:])
     return groups
-
-
-_BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+")
-_OPENERS = "\"“‘'("
-# A period after these is not the end of a sentence ('Mr. Lee', 'St. Paul', 'U.S. Army').
-_ABBREVIATIONS = frozenset({
-    "mr", "mrs", "ms", "dr", "prof", "st", "mt", "ft", "jr", "sr", "vs", "etc",
-    "gen", "sen", "rep", "gov", "lt", "col", "sgt", "capt", "inc", "ltd", "co",
-    "corp", "ave", "rd", "blvd", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-    "sept", "oct", "nov", "dec", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "approx", "est",
-    "dept",
-})  # fmt: skip
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of one paragraph, in order; joined with spaces they give it back."""
-    found: list[str] = []
-    start = 0
-    for match in _BOUNDARY.finditer(text):
-        following = text[match.end() : match.end() + 2].lstrip(_OPENERS)[:1]
-        # A new sentence starts with a capital letter; digits and marks are left alone so
-        # that a paragraph never starts with something read as a list number or a bullet.
-        if not following.isupper():
-            continue
-        words = text[start : match.start()].split()
-        word = words[-1].lower() if words else ""
-        if match.group().startswith(".") and (word in _ABBREVIATIONS or len(word) == 1):
-            continue
-        found.append(text[start : match.end()].strip())
-        start = match.end()
-    if text[start:].strip():
-        found.append(text[start:].strip())
-    return found
 
 
 # --- the title -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from storyteller.story.model import Story
 from storyteller.story.repair import RepairError, repair
 from storyteller.story.rules import StoryRules
 from storyteller.story.validator import Finding, validate
+from storyteller.tellers.grounding import linked
 
 
 class TellerError(StorytellerError):
@@ -45,7 +46,8 @@ class Teller(ABC):
 def tell(
     teller: Teller, evidence: Evidence, video: Path | None, *, rules: StoryRules, seed: int = 0
 ) -> Story:
-    """Draft, repair and validate: the one way a story leaves a teller."""
+    """Draft, repair, validate and ground its sentences: the one way a story leaves a
+    teller."""
     season = dateline_season(evidence.season)
     try:
         story = repair(teller.draft(evidence, video, seed=seed, rules=rules), rules, season)
@@ -56,4 +58,4 @@ def tell(
     findings = validate(story.text, rules, season)
     if findings:
         raise StoryRejected(findings)
-    return story
+    return linked(story, evidence)

@@ -42,8 +42,21 @@ _NO_KEY = "not-needed"
 JSON_SCHEMA, JSON_OBJECT, PLAIN = "json_schema", "json_object", "plain"
 FORMATS = (JSON_SCHEMA, JSON_OBJECT, PLAIN)
 
-# OpenAI's strict structured output wants every object closed.
-_STRICT_SCHEMA: dict[str, Any] = {**STORY_SCHEMA, "additionalProperties": False}
+
+def _closed(schema: Any) -> Any:
+    """`schema` with every object in it closed (`additionalProperties: false`), as OpenAI's
+    strict structured output wants (Gemini's schema has no such keyword)."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if schema.get("type") == "object":
+        closed["additionalProperties"] = False
+    return closed
+
+
+_STRICT_SCHEMA: dict[str, Any] = _closed(STORY_SCHEMA)
 
 
 class _FormatRefused(Exception):

@@ -27,7 +27,14 @@ from storyteller.pipeline.evidence import (
     SpeechNote,
     dateline_season,
 )
-from storyteller.story.model import MIN_PARAGRAPHS, TITLE_MAX_CHARS, Story
+from storyteller.story.model import (
+    MIN_PARAGRAPHS,
+    TITLE_MAX_CHARS,
+    Sentence,
+    Source,
+    SourceKind,
+    Story,
+)
 from storyteller.story.repair import RepairError, repair
 from storyteller.story.rules import StoryRules, month_list
 from storyteller.story.season import Season, months_for
@@ -103,8 +110,51 @@ STORY_SCHEMA: dict[str, Any] = {
             "minItems": MIN_PARAGRAPHS,
             "description": f"At least {MIN_PARAGRAPHS} plain-text body paragraphs.",
         },
+        "sentences": {
+            "type": "array",
+            "description": "Every sentence of the paragraphs, in order, with the moments of "
+            "the video it stands on.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {
+                        "type": "string",
+                        "description": "The sentence exactly as written in its paragraph.",
+                    },
+                    "paragraph": {
+                        "type": "integer",
+                        "description": "Which paragraph it is in, from 0.",
+                    },
+                    "sources": {
+                        "type": "array",
+                        "description": "What it stands on; empty when nothing measured does.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "kind": {
+                                    "type": "string",
+                                    "enum": [kind.value for kind in SourceKind],
+                                    "description": "speech: a transcript line; text: text "
+                                    "seen on screen; scene: a shot.",
+                                },
+                                "startS": {
+                                    "type": "number",
+                                    "description": "Start, in seconds, as the evidence gives it.",
+                                },
+                                "endS": {
+                                    "type": "number",
+                                    "description": "End, in seconds, as the evidence gives it.",
+                                },
+                            },
+                            "required": ["kind", "startS", "endS"],
+                        },
+                    },
+                },
+                "required": ["text", "paragraph", "sources"],
+            },
+        },
     },
-    "required": ["title", "place", "region", "date", "paragraphs"],
+    "required": ["title", "place", "region", "date", "paragraphs", "sentences"],
 }
 
 
@@ -119,6 +169,8 @@ class _Answer(BaseModel):
     region: str
     date: date
     paragraphs: list[str]
+    # Answers from before sentences were asked for (or that leave them out) still count.
+    sentences: list[Any] = Field(default_factory=list)
 
 
 def parse_answer(text: str, rules: StoryRules) -> Story:
@@ -146,7 +198,30 @@ def parse_answer(text: str, rules: StoryRules) -> Story:
         date=answer.date,
         paragraphs=answer.paragraphs,
         disclaimer=rules.disclaimer,
+        sentences=_sentences(answer.sentences),
     )
+
+
+def _sentences(told: list[Any]) -> list[Sentence]:
+    """The sentences of an answer that can be read as such; a sentence that cannot is
+    left out (the paragraphs then are split again: see `story.sentences.settle`), and so
+    is a source that cannot, so a slip there never fails a story."""
+    kept: list[Sentence] = []
+    for item in told:
+        if not isinstance(item, dict):
+            continue
+        raw_sources = item.get("sources")
+        sources = []
+        for source in raw_sources if isinstance(raw_sources, list) else []:
+            try:
+                sources.append(Source.model_validate(source))
+            except ValidationError:
+                continue
+        try:
+            kept.append(Sentence.model_validate({**item, "sources": sources}))
+        except ValidationError:
+            continue
+    return kept
 
 
 # --- the prompt ----------------------------------------------------------------------
@@ -260,6 +335,12 @@ def story_prompt(
         f"- date: YYYY-MM-DD, {rules.describe(season)}; never in the future; {month_rule}.",
         f"- paragraphs: at least {MIN_PARAGRAPHS} body paragraphs of plain text (no markdown, "
         "no lists, no headings, no line breaks inside a paragraph).",
+        "- sentences: every sentence of the paragraphs in order, each with its text exactly "
+        "as in its paragraph (the sentences of a paragraph joined with single spaces must give "
+        "the paragraph back), its paragraph's number from 0, and its sources: the moments "
+        "below it stands on, each with its kind (speech: a transcript line; text: text seen "
+        "on screen; scene: a shot) and the start and end in seconds as listed below. A "
+        "sentence that no measured moment supports has no sources.",
         "Tell what the footage shows; invent nothing it contradicts. Quote only words from "
         "the transcript below, exactly as written; use the text seen on screen. Do not add a "
         f'disclaimer: this line is added after the story: "{rules.disclaimer}"',

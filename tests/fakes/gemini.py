@@ -38,15 +38,24 @@ def story_json(
     region: str = "Minnesota",
     when: date | str = "2026-01-14",
     paragraphs: list[str] | None = None,
+    sentences: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> str:
-    """The JSON a model answers with in the story schema."""
+    """The JSON a model answers with in the story schema. Its sentences are `sentences`,
+    else each paragraph as one sentence standing on nothing (as the fake knows no video)."""
+    paragraphs = GOOD_PARAGRAPHS if paragraphs is None else paragraphs
+    if sentences is None:
+        sentences = [
+            {"text": text, "paragraph": index, "sources": []}
+            for index, text in enumerate(paragraphs)
+        ]
     data = {
         "title": title,
         "place": place,
         "region": region,
         "date": str(when),
-        "paragraphs": GOOD_PARAGRAPHS if paragraphs is None else paragraphs,
+        "paragraphs": paragraphs,
+        "sentences": sentences,
         **extra,
     }
     return json.dumps(data)

@@ -291,6 +291,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 refused = Answer.format_refused(kind)
                 self.send(refused.status, {"error": refused.error})
                 return
+            unfit = strict_schema_problem(request.get("response_format", {}))
+            if unfit is not None:
+                # OpenAI checks a strict schema before the model runs, as it is sent.
+                self.send(400, {"error": Answer.failure(400, unfit, param="response_format").error})
+                return
             answer = fake.next_answer()
             if answer.delay_s:
                 fake.wait(answer.delay_s)
@@ -304,3 +309,32 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.send(200, completion_body(fake, answer, model, request), answer.headers)
 
     return Handler
+
+
+def strict_schema_problem(response_format: dict[str, Any]) -> str | None:
+    """Why OpenAI would refuse a strict JSON schema (every object closed, every property
+    required), in its words; None when it would take it."""
+    if response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema", {})
+    if not spec.get("strict"):
+        return None
+
+    def problem(schema: Any, context: tuple[str, ...]) -> str | None:
+        if not isinstance(schema, dict):
+            return None
+        where = f"Invalid schema for response_format '{spec.get('name')}': In context={context}"
+        if schema.get("type") == "object":
+            if schema.get("additionalProperties") is not False:
+                return (
+                    f"{where}, 'additionalProperties' is required to be supplied and to be false."
+                )
+            missing = set(schema.get("properties", {})) - set(schema.get("required", []))
+            if missing:
+                return f"{where}, 'required' is required to include every key: {sorted(missing)}."
+        for name, value in schema.get("properties", {}).items():
+            if found := problem(value, (*context, "properties", name)):
+                return found
+        return problem(schema.get("items"), (*context, "items"))
+
+    return problem(spec.get("schema"), ())

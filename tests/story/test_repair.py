@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from storyteller.config import DEFAULT_DISCLAIMER, Settings
 from storyteller.story.model import TITLE_MAX_CHARS, Story
-from storyteller.story.parse import parse
-from storyteller.story.repair import RepairError, plain, repair, sentences, shorten_title
+from storyteller.story.parse import parse, plain
+from storyteller.story.repair import RepairError, repair, shorten_title
 from storyteller.story.rules import StoryRules, looks_like_disclaimer
 from storyteller.story.season import Season, months_for
+from storyteller.story.sentences import sentences
 from storyteller.story.validator import markdown_in, validate
 
 # Twelve months in the past: every season has dates, and nothing depends on the clock.

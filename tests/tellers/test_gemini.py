@@ -26,6 +26,7 @@ from storyteller.tellers.registry import get_teller
 from storyteller.tellers.remote import RemoteTellerError, RetryPolicy, Usage, usage_of
 from tests.fakes.gemini import API_KEY, GOOD_PARAGRAPHS, Answer, FakeGemini, wire
 from tests.media import Clip
+from tests.tellers.linked import sourced_answer, sources_of
 from tests.tellers.test_remote import snowy_evidence
 
 RULES = StoryRules(
@@ -103,7 +104,11 @@ def test_a_story_from_real_evidence_meets_the_contract(
         "region",
         "date",
         "paragraphs",
+        "sentences",
     }
+    # Each sentence is asked for with the moments it stands on, as Gemini's schema writes it.
+    source = config["responseSchema"]["properties"]["sentences"]["items"]["properties"]["sources"]
+    assert source["items"]["properties"]["kind"]["enum"] == ["speech", "text", "scene"]
     assert config["mediaResolution"] == "MEDIA_RESOLUTION_LOW"
     assert config["seed"] == 7
     prompt = text_part["text"]
@@ -339,3 +344,27 @@ def test_concurrent_stories_stay_within_the_provider_limit(
         thread.join(20)
     assert len(stories) == 6
     assert fake.max_in_flight == 2
+
+
+def test_sentence_sources_are_kept_when_true_and_dropped_when_invented(
+    gemini_settings: Settings, fake: FakeGemini, snow: tuple[Evidence, Path]
+) -> None:
+    evidence, video = snow
+    sentences, kept = sourced_answer(evidence, GOOD_PARAGRAPHS)
+    fake.script(Answer.story(sentences=sentences))
+    story = tell(teller(gemini_settings), evidence, video, rules=RULES, seed=1)
+    assert [s.text for s in story.sentences] == GOOD_PARAGRAPHS
+    assert sources_of(story) == kept
+
+
+def test_sentences_that_do_not_give_the_paragraphs_back_are_split_again(
+    gemini_settings: Settings, fake: FakeGemini, snow: tuple[Evidence, Path]
+) -> None:
+    evidence, video = snow
+    sentences, _ = sourced_answer(evidence, ["Something else was said.", "And more.", "Then."])
+    fake.script(Answer.story(sentences=sentences))
+    story = tell(teller(gemini_settings), evidence, video, rules=RULES, seed=1)
+    assert story.paragraphs == GOOD_PARAGRAPHS
+    assert [(s.text, s.paragraph, s.sources) for s in story.sentences] == [
+        (text, index, []) for index, text in enumerate(GOOD_PARAGRAPHS)
+    ]

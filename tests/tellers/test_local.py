@@ -35,6 +35,7 @@ from storyteller.tellers.local.news import NEWS
 from storyteller.tellers.local.reading import excerpt, word_set
 from storyteller.tellers.local.teller import LocalTeller, named_place
 from storyteller.tellers.registry import get_teller
+from tests.tellers.linked import assert_exactly_sourced
 
 # Twelve whole months in the past: every season has dates, and nothing depends on the clock.
 RULES = StoryRules(
@@ -283,6 +284,31 @@ def test_stories_meet_the_contract(told: list[Told]) -> None:
         assert all(p.strip() and "\n" not in p and not markdown_in(p) for p in t.story.paragraphs)
         assert t.story.disclaimer == RULES.disclaimer
         assert t.story.text.endswith(RULES.disclaimer)
+
+
+def test_every_sentence_stands_on_the_evidence_it_was_written_from(told: list[Told]) -> None:
+    for t in told:
+        assert_exactly_sourced(t.story, t.evidence)
+
+
+def test_sentences_name_the_moment_of_each_fact() -> None:
+    evidence = snowy_with_speech_and_caption()
+    assert evidence.transcript is not None
+    for seed in SEEDS:
+        story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
+        for sentence in story.sentences:
+            kinds = {source.kind for source in sentence.sources}
+            if '"' in sentence.text:
+                assert "speech" in kinds, sentence.text
+            for line in evidence.on_screen_text:
+                if f"'{line.text}'" in sentence.text:
+                    assert "text" in kinds, sentence.text
+        # The close states the clip's length: it stands on the last shot.
+        last = evidence.scenes[-1]
+        assert [(s.start_s, s.end_s) for s in story.sentences[-1].sources] in (
+            [(last.start_s, last.end_s)],
+            [],  # the sentence on what is not known, which stands on nothing
+        )
 
 
 def test_titles_are_short_plain_headlines(told: list[Told]) -> None:
@@ -782,6 +808,7 @@ def any_evidence(draw: st.DrawFn) -> Evidence:
 def test_any_evidence_gives_a_grounded_story(evidence: Evidence, seed: int) -> None:
     story = tell(LocalTeller(), evidence, None, rules=RULES, seed=seed)
     assert len(story.title) <= TITLE_MAX_CHARS
+    assert_exactly_sourced(story, evidence)
     segments = [s.text.strip() for s in evidence.transcript.segments] if evidence.transcript else []
     for quote in quoted(story):
         assert any(quote in segment for segment in segments), quote

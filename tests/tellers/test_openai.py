@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -25,8 +26,16 @@ from storyteller.tellers.gate import RequestGate
 from storyteller.tellers.openai_compat import OpenAITeller, spread
 from storyteller.tellers.registry import get_teller
 from storyteller.tellers.remote import RemoteTellerError, RetryPolicy, Usage, usage_of
-from tests.fakes.openai import API_KEY, GOOD_PARAGRAPHS, Answer, FakeOpenAI
+from tests.fakes.openai import (
+    API_KEY,
+    GOOD_PARAGRAPHS,
+    Answer,
+    FakeOpenAI,
+    story_json,
+    strict_schema_problem,
+)
 from tests.media import Clip
+from tests.tellers.linked import sourced_answer, sources_of
 from tests.tellers.test_remote import snowy_evidence
 
 RULES = StoryRules(
@@ -98,7 +107,11 @@ def test_a_story_from_real_evidence_meets_the_contract(
     response_format = request["response_format"]
     assert response_format["type"] == "json_schema"
     schema = response_format["json_schema"]["schema"]
-    assert set(schema["required"]) == {"title", "place", "region", "date", "paragraphs"}
+    assert set(schema["required"]) == {
+        "title", "place", "region", "date", "paragraphs", "sentences"
+    }  # fmt: skip
+    # Taken at once, strict: the fake refuses a schema with an object left open.
+    assert strict_schema_problem(response_format) is None
 
     # One JPEG per shot, the very keyframes the pipeline stored.
     folder = EvidenceCache(settings).keyframe_dir(evidence.content_hash)
@@ -376,3 +389,19 @@ def test_concurrent_stories_stay_within_the_provider_limit(
         thread.join(20)
     assert len(stories) == 6
     assert fake.max_in_flight == 2
+
+
+def test_sentence_sources_are_kept_when_true_and_dropped_when_invented(
+    openai_settings: Settings, fake: FakeOpenAI, snow: tuple[Evidence, Path]
+) -> None:
+    evidence, data_dir = snow
+    sentences, kept = sourced_answer(evidence, GOOD_PARAGRAPHS)
+    fake.script(Answer.story(sentences=sentences))
+    story = tell(teller(openai_settings, data_dir=data_dir), evidence, None, rules=RULES, seed=1)
+    assert [s.text for s in story.sentences] == GOOD_PARAGRAPHS
+    assert sources_of(story) == kept
+    # An answer that leaves the sentences out (as before they were asked for) still counts.
+    old = {k: v for k, v in json.loads(story_json()).items() if k != "sentences"}
+    fake.script(Answer.story(json.dumps(old)))
+    story = tell(teller(openai_settings, data_dir=data_dir), evidence, None, rules=RULES, seed=1)
+    assert [(s.text, s.sources) for s in story.sentences] == [(p, []) for p in GOOD_PARAGRAPHS]

@@ -3,6 +3,7 @@ written truth, for seeds 1, 2 and 3. Real clips, the real pipeline, no mocks."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from storyteller.pipeline.evidence import Evidence
 from storyteller.story.model import Story
 from storyteller.story.rules import StoryRules
 from tests.real_footage import evidence_of, score, stories_of, truths
+from tests.tellers.linked import assert_exactly_sourced
 
 TRUTHS = truths()
 
@@ -73,3 +75,29 @@ def test_title_card_is_read(told: dict[str, tuple[Evidence, dict[int, Story]]]) 
     evidence, stories = told["title_card.mp4"]
     assert any("Caminandes" in line.text for line in evidence.on_screen_text)
     assert all("Caminandes" in story.text for story in stories.values())
+
+
+@pytest.mark.parametrize("name", sorted(TRUTHS))
+def test_every_sentence_stands_on_the_footage(
+    name: str, told: dict[str, tuple[Evidence, dict[int, Story]]]
+) -> None:
+    evidence, stories = told[name]
+    for story in stories.values():
+        assert_exactly_sourced(story, evidence)
+
+
+def test_the_trailers_quoted_line_links_to_where_it_is_said(
+    told: dict[str, tuple[Evidence, dict[int, Story]]],
+) -> None:
+    evidence, stories = told["megamind_aac.mp4"]
+    assert evidence.transcript is not None
+    for story in stories.values():
+        lede = story.sentences[0]
+        quote = re.findall(r'"([^"]+)"', lede.text)[0].rstrip(".")
+        (heard,) = [s for s in lede.sources if s.kind == "speech"]
+        (segment,) = [
+            s
+            for s in evidence.transcript.segments
+            if (s.start, s.end) == (heard.start_s, heard.end_s)
+        ]
+        assert quote in segment.text

@@ -142,12 +142,25 @@ def test_an_answer_in_the_schema_becomes_a_story_with_our_disclaimer() -> None:
         "region": "Minnesota",
         "date": "2026-01-14",
         "paragraphs": ["One.", "Two.", "Three."],
+        "sentences": [
+            {
+                "text": "One.",
+                "paragraph": 0,
+                "sources": [{"kind": "scene", "startS": 0, "endS": 2}],
+            },
+            {"text": "Two.", "paragraph": 1, "sources": []},
+            {"text": "Three.", "paragraph": 2, "sources": []},
+        ],
     }
     assert set(STORY_SCHEMA["required"]) == set(answer)
     story = parse_answer(json.dumps(answer), RULES)
     assert story == Story(**answer, disclaimer=DEFAULT_DISCLAIMER)  # type: ignore[arg-type]
+    assert story.sentences[0].sources[0].end_s == 2
     fenced = parse_answer(f"```json\n{json.dumps(answer)}\n```", RULES)
     assert fenced == story
+    # An answer from before sentences were asked for is a story all the same.
+    del answer["sentences"]
+    assert parse_answer(json.dumps(answer), RULES).sentences == []
 
 
 @pytest.mark.parametrize(

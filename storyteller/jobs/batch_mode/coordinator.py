@@ -30,6 +30,7 @@ from storyteller.tellers.gemini_batch import (
     read_answer,
     reask_request,
 )
+from storyteller.tellers.grounding import linked
 from storyteller.tellers.pricing import cost_usd
 from storyteller.tellers.registry import with_model
 from storyteller.tellers.remote import Usage as Tokens
@@ -257,7 +258,7 @@ class BatchCoordinator:
         kept = self.queue.complete(
             item.attempt,
             Result(
-                story=story,
+                story=linked(story, evidence),
                 evidence=evidence,
                 evidence_fingerprint=fingerprint,
                 usage=self._spent(item, reply.usage),

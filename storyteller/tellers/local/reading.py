@@ -62,6 +62,7 @@ class Quote:
 
     text: str
     start_s: float
+    end_s: float  # the end of its segment: where the words are heard
     voice: int | None = None  # which voice says it, when the sound tells voices apart
 
 
@@ -112,7 +113,7 @@ def excerpt(text: str) -> str:
 def quotes(transcript: Transcript | None, limit: int = 2) -> list[Quote]:
     """The most telling lines of the speech, at most `limit`, in the order they are said."""
     candidates = [
-        Quote(excerpt(segment.text.strip()), segment.start, segment.voice)
+        Quote(excerpt(segment.text.strip()), segment.start, segment.end, segment.voice)
         for segment in usable_segments(transcript)
     ]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import ClassVar
@@ -20,11 +22,12 @@ from storyteller.pipeline.evidence import (
     LABEL_STATE,
     Evidence,
     Look,
+    Scene,
     ScreenText,
     SpeechNote,
     dateline_season,
 )
-from storyteller.story.model import TITLE_MAX_CHARS, Story
+from storyteller.story.model import TITLE_MAX_CHARS, Sentence, Source, SourceKind, Story
 from storyteller.story.rules import StoryRules
 from storyteller.story.season import Season
 from storyteller.tellers.base import Teller, TellerError
@@ -87,6 +90,33 @@ _DANGLING = word_set(
     "a an and as at but by for from in into of on or the to with over under than that "
     "which who while like what looks"
 )
+
+
+@dataclass(frozen=True)
+class Line:
+    """A sentence as it is planned, with the evidence it is written from: a spoken line's
+    segment, a caption's time on screen, the shots whose picture it tells of."""
+
+    text: str
+    sources: tuple[Source, ...] = ()
+
+
+def spoken(start: float, end: float) -> Source:
+    return Source(kind=SourceKind.SPEECH, start_s=max(0.0, start), end_s=max(0.0, start, end))
+
+
+def on_screen(line: ScreenText) -> Source:
+    start = max(0.0, line.first_seen_s)
+    return Source(kind=SourceKind.TEXT, start_s=start, end_s=max(start, line.last_seen_s))
+
+
+def seen_in(scenes: Iterable[Scene]) -> tuple[Source, ...]:
+    return tuple(
+        Source(
+            kind=SourceKind.SCENE, start_s=max(0.0, s.start_s), end_s=max(0.0, s.start_s, s.end_s)
+        )
+        for s in scenes
+    )
 
 
 class LocalTeller(Teller):
@@ -230,6 +260,32 @@ class _Reporter:
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
         return self.book.pick(options)
 
+    # --- what each sentence stands on --------------------------------------------------
+
+    def speech(self) -> tuple[Source, ...]:
+        """Every segment in which something is said."""
+        transcript = self.evidence.transcript
+        segments = transcript.segments if transcript is not None else []
+        return tuple(spoken(s.start, s.end) for s in segments if s.text.strip())
+
+    def people_shots(self) -> tuple[Source, ...]:
+        return seen_in(s for s in self.scenes if max(s.people, s.faces))
+
+    def setting_shots(self) -> tuple[Source, ...]:
+        """The shots showing the setting the story names: those whose own look shows its
+        label, else (a look measured over the whole video) every shot."""
+        if not self.seen:
+            return ()
+        label = self.seen[0][0]
+        showing = [s for s in self.scenes if s.look and float(getattr(s.look, label)) >= HEDGE]
+        return seen_in(showing or self.scenes)
+
+    def context_sources(self) -> tuple[Source, ...]:
+        """What `context` stands on: the people seen, else the setting."""
+        if self.people:
+            return self.people_shots()
+        return self.setting_shots()
+
     def say(self, role: str, **slots: str) -> str:
         """One sentence of `role`. Consecutive seeds take consecutive wordings (from a start
         fixed per video and role), so two versions of one story never share a template."""
@@ -301,7 +357,8 @@ class _Reporter:
         city, when = choose_dateline(self.evidence, self.rules, self.rng)
         for quoted in (3, 2, 1):
             self.used_texts, self.said = set(), {}
-            paragraphs = self.paragraphs(quoted)
+            told = self.paragraphs(quoted)
+            paragraphs = [" ".join(line.text for line in lines) for lines in told]
             if sum(len(p.split()) for p in paragraphs) <= MAX_WORDS:
                 break
         return Story(
@@ -311,9 +368,15 @@ class _Reporter:
             date=when,
             paragraphs=paragraphs,
             disclaimer=self.rules.disclaimer,
+            sentences=[
+                Sentence(text=line.text, paragraph=index, sources=list(line.sources))
+                for index, lines in enumerate(told)
+                for line in lines
+            ],
         )
 
-    def paragraphs(self, quoted: int) -> list[str]:
+    def paragraphs(self, quoted: int) -> list[list[Line]]:
+        """The body, paragraph by paragraph, each a list of planned sentences."""
         caption = self.lead_caption()
         plans: list[str] = []
         if self.quotes and self.english:
@@ -334,7 +397,7 @@ class _Reporter:
             "scene": self.lede_scene,
             "bare": self.lede_bare,
         }[plan]()
-        body = [lede, *self.support(plan, quoted), self.seen_paragraph(plan), self.close()]
+        body = [[lede], *self.support(plan, quoted), self.seen_paragraph(plan), self.close()]
         return [p for p in body if p]
 
     # --- ledes and headlines ----------------------------------------------------------
@@ -346,7 +409,7 @@ class _Reporter:
         setting = self.setting()
         return f", against {setting}" if setting else ""
 
-    def lede_quote(self) -> str:
+    def lede_quote(self) -> Line:
         quote = self.quotes[0]
         context = self.context()
         text = quote.text
@@ -363,7 +426,7 @@ class _Reporter:
             Context_first=f"{upper_first(context[2:])}, " if context else "",
         )
         self.head = self.title_from(quote.text) or self.title_people() or self.title_scene()
-        return sentence
+        return Line(sentence, (spoken(quote.start_s, quote.end_s), *self.context_sources()))
 
     def title_from(self, spoken: str) -> str | None:
         """A headline from a spoken line: its longest sentence that makes a whole phrase."""
@@ -374,7 +437,7 @@ class _Reporter:
         ]
         return max(found, key=len) if found else None
 
-    def lede_caption(self) -> str:
+    def lede_caption(self) -> Line:
         caption = self.lead_caption()
         assert caption is not None
         self.used_texts.add(caption.text)
@@ -396,7 +459,7 @@ class _Reporter:
             )
             head = headline(headline_case(extra)) if len(extra) <= TITLE_MAX_CHARS else None
         self.head = head or self.title_people() or self.title_scene()
-        return sentence
+        return Line(sentence, (on_screen(caption), *self.context_sources()))
 
     def act(self, plural: bool) -> tuple[str, str]:
         if self.moving() and self.camera == "still" and plural:
@@ -407,7 +470,7 @@ class _Reporter:
             return ("move" if plural else "moves", "move")
         return ("are on camera" if plural else "is on camera", "appear")
 
-    def lede_people(self) -> str:
+    def lede_people(self) -> Line:
         who, plural = self.who()
         act, bare = self.act(plural)
         setting = self.setting()
@@ -425,7 +488,7 @@ class _Reporter:
         sentence = re.sub(r"\s+([,.])", r"\1", self.say("lede_people", **slots))
         sentence = re.sub(r"\s{2,}", " ", sentence)
         self.head = self.title_people()
-        return sentence
+        return Line(sentence, self.people_shots())
 
     def title_people(self) -> str:
         if not self.people:
@@ -444,15 +507,16 @@ class _Reporter:
                 return title
         return headline(headline_case(options[-1])) or "People in View"
 
-    def lede_scene(self) -> str:
+    def lede_scene(self) -> Line:
         setting = self.setting()
         self.head = self.title_scene()
-        return self.say(
+        sentence = self.say(
             "lede_scene",
             setting_noun=setting,
             setting_noun_cap=upper_first(setting),
             **self.camera_slots(),
         )
+        return Line(sentence, self.setting_shots())
 
     def title_scene(self) -> str:
         setting = self.setting()
@@ -479,23 +543,24 @@ class _Reporter:
         shots = len(self.scenes) or 1
         return "A Single Take" if shots == 1 else headline_case(f"{count(shots, 'shot')} in a Row")
 
-    def lede_bare(self) -> str:
-        shots = max(1, len(self.scenes))
+    def lede_bare(self) -> Line:
+        taken = max(1, len(self.scenes))
         shape = self.shape()
         brief = "A Short Clip" if self.evidence.media.duration_s < 30 else "A Clip"
         self.head = f"{brief} in a {shape.title()} Frame"
-        take = "in one take" if shots == 1 else f"across {count(shots, 'shot')}"
-        return self.say(
+        take = "in one take" if taken == 1 else f"across {count(taken, 'shot')}"
+        sentence = self.say(
             "lede_bare",
             length=length(self.evidence.media.duration_s),
             take=take,
             frame=self.pick(FRAME_SHAPES[shape]),
         )
+        return Line(sentence, seen_in(self.scenes))
 
     # --- supporting detail -------------------------------------------------------------
 
-    def support(self, plan: str, quoted: int) -> list[str]:
-        told: list[str] = []
+    def support(self, plan: str, quoted: int) -> list[list[Line]]:
+        told: list[list[Line]] = []
         lines = self.quotes[:quoted]
         if lines and (self.english or plan != "quote"):
             rest = lines[1:] if plan == "quote" else lines
@@ -504,56 +569,64 @@ class _Reporter:
                 before = rest[i - 1] if i else (lines[0] if plan == "quote" else None)
                 said.append(self.quote_line(q, first=before is None, before=before))
             if said:
-                told.append(" ".join(said))
+                told.append(said)
         transcript = self.evidence.transcript
         if transcript is not None and transcript.text:
             share = speech_share(self.evidence)
             key = "most" if share >= 0.6 else "part" if share >= 0.25 else "brief"
-            spoken = self.pick(SPEECH_SHARE[key])
+            share_said = self.pick(SPEECH_SHARE[key])
+            heard = self.speech()
             extra = []
             if not self.english:
                 name = language_name(transcript.language)
                 if name and transcript.language_probability >= 0.5:
-                    extra.append(self.say("foreign", language=name))
+                    extra.append(Line(self.say("foreign", language=name), heard))
             if not self.quotes:
-                extra.append(self.say("unclear", share=spoken))
+                extra.append(Line(self.say("unclear", share=share_said), heard))
             elif voices(transcript) > 1:
-                extra.append(self.say("exchange", share=spoken))
+                extra.append(Line(self.say("exchange", share=share_said), heard))
             else:
-                extra.append(self.say("monologue", share=spoken))
+                extra.append(Line(self.say("monologue", share=share_said), heard))
             if extra:
                 if told:
-                    told[-1] += " " + " ".join(extra)
+                    told[-1] += extra
                 else:
-                    told.append(" ".join(extra))
+                    told.append(extra)
         captions = [t for t in self.texts if t.text not in self.used_texts]
         if captions:
             first, more = captions[0], captions[1:]
             during = self.during(first)
-            said = [
-                self.say(
-                    "caption_support",
-                    text=first.text,
-                    during=during,
-                    during_cap=upper_first(during),
+            read = [
+                Line(
+                    self.say(
+                        "caption_support",
+                        text=first.text,
+                        during=during,
+                        during_cap=upper_first(during),
+                    ),
+                    (on_screen(first),),
                 )
             ]
             if more:
-                said.append(self.say("caption_more", texts=join([f"'{t.text}'" for t in more])))
+                texts = join([f"'{t.text}'" for t in more])
+                read.append(
+                    Line(self.say("caption_more", texts=texts), tuple(on_screen(t) for t in more))
+                )
             for t in captions:
                 self.used_texts.add(t.text)
-            told.append(" ".join(said))
+            told.append(read)
         return told
 
-    def quote_line(self, quote: Quote, *, first: bool, before: Quote | None = None) -> str:
+    def quote_line(self, quote: Quote, *, first: bool, before: Quote | None = None) -> Line:
+        heard = (spoken(quote.start_s, quote.end_s),)
         voice = self.pick(VOICE)
         if first or before is None:
-            return f'{upper_first(voice)} says: "{quote.text}"'
+            return Line(f'{upper_first(voice)} says: "{quote.text}"', heard)
         # A change of speaker is said only when the sound tells the two voices apart.
         if quote.voice is not None and before.voice is not None:
             role = "quote_same_voice" if quote.voice == before.voice else "quote_other_voice"
-            return self.say(role, quote=quote.text)
-        return self.say("quote_more", quote=quote.text)
+            return Line(self.say(role, quote=quote.text), heard)
+        return Line(self.say("quote_more", quote=quote.text), heard)
 
     def during(self, line: ScreenText) -> str:
         position = shot_at(self.evidence, line.first_seen_s) if len(self.scenes) > 1 else None
@@ -564,25 +637,24 @@ class _Reporter:
 
     # --- what is seen ------------------------------------------------------------------
 
-    def seen_paragraph(self, plan: str) -> str:
-        told: list[str] = []
+    def seen_paragraph(self, plan: str) -> list[Line]:
+        told: list[Line] = []
         if self.people and plan != "people":
             who, plural = self.who()
             where = self.where() or self.pick(("in shot", "before the camera", "on screen"))
             moving = (
                 self.pick((", moving", ", in motion", ", on the move")) if self.moving() else ""
             )
-            told.append(
-                self.say(
-                    "people_seen",
-                    who=upper_first(who),
-                    who_lower=who,
-                    where=where,
-                    where_cap=upper_first(where),
-                    moving=moving,
-                    be="are" if plural else "is",
-                )
+            sentence = self.say(
+                "people_seen",
+                who=upper_first(who),
+                who_lower=who,
+                where=where,
+                where_cap=upper_first(where),
+                moving=moving,
+                be="are" if plural else "is",
             )
+            told.append(Line(sentence, self.people_shots()))
         duration = length(self.evidence.media.duration_s)
         shots = max(1, len(self.scenes))
         take = "in one take" if shots == 1 else f"across {count(shots, 'shot')}"
@@ -592,28 +664,31 @@ class _Reporter:
             if setting
             else ""
         )
+        every_shot = seen_in(self.scenes)
         if self.camera and plan != "scene":
-            told.append(
-                self.say(
-                    "camera_seen",
-                    length=duration,
-                    take=take,
-                    backdrop=backdrop,
-                    **self.camera_slots(),
-                )
+            sentence = self.say(
+                "camera_seen",
+                length=duration,
+                take=take,
+                backdrop=backdrop,
+                **self.camera_slots(),
             )
         else:
-            told.append(self.say("runs", length=duration, take=take, backdrop=backdrop))
+            sentence = self.say("runs", length=duration, take=take, backdrop=backdrop)
+        told.append(Line(sentence, every_shot))
         told += self.shot_details()
         if not self.people and self.camera == "still":
             share = max((s.movement for s in self.scenes), default=0.0)
             if share >= MOVING:
                 amount = "much" if share >= 0.3 else "part" if share >= 0.1 else "a small part"
-                told.append(self.say("things_move", amount=amount))
+                in_motion = seen_in(s for s in self.scenes if s.movement >= MOVING)
+                told.append(Line(self.say("things_move", amount=amount), in_motion))
         light = self.light()
         if light:
-            told.append(self.say("light", light=light, light_cap=upper_first(light)))
-        return " ".join(told)
+            told.append(
+                Line(self.say("light", light=light, light_cap=upper_first(light)), every_shot)
+            )
+        return told
 
     def light(self) -> str:
         """The light, when it is out of the ordinary (dark, dim or bright)."""
@@ -631,9 +706,9 @@ class _Reporter:
         )
         return self.pick(LIGHT[key]) if key else ""
 
-    def shot_details(self) -> list[str]:
+    def shot_details(self) -> list[Line]:
         """What changes from shot to shot: people arriving, another setting."""
-        told: list[str] = []
+        told: list[Line] = []
         if len(self.scenes) < 2:
             return told
         with_people = [i for i, s in enumerate(self.scenes) if max(s.people, s.faces)]
@@ -646,9 +721,10 @@ class _Reporter:
                 "appear": "appears" if n == 1 else "appear",
                 "be": "is" if n == 1 else "are",
             }
-            told.append(
-                self.say("people_arrive", who=upper_first(who), who_lower=who, nth=nth, **agree)
+            sentence = self.say(
+                "people_arrive", who=upper_first(who), who_lower=who, nth=nth, **agree
             )
+            told.append(Line(sentence, seen_in([scene])))
         first = sightings(self.scenes[0].look)
         for i, scene in enumerate(self.scenes[1:], start=1):
             seen = sightings(scene.look)
@@ -656,7 +732,8 @@ class _Reporter:
                 nth = ordinal(i)
                 if nth:
                     noun = self.pick(SETTING_NOUN[seen[0][0]])
-                    told.append(self.say("setting_change", nth=nth, setting=noun))
+                    sentence = self.say("setting_change", nth=nth, setting=noun)
+                    told.append(Line(sentence, seen_in([scene])))
                 break
         return told
 
@@ -666,8 +743,8 @@ class _Reporter:
 
     # --- sound and the close -----------------------------------------------------------
 
-    def close(self) -> str:
-        told: list[str] = []
+    def close(self) -> list[Line]:
+        told: list[Line] = []
         media = self.evidence.media
         transcript = self.evidence.transcript
         duration = length(media.duration_s)
@@ -676,14 +753,16 @@ class _Reporter:
             if not media.has_audio:
                 role = "close_silent"
             elif self.evidence.speech_note is SpeechNote.UNREADABLE_AUDIO:
-                told.append(self.say("unreadable_audio"))
+                told.append(Line(self.say("unreadable_audio")))  # what is not known
             else:
                 role = "close_ambient"
+        # The end of the clip is where its last shot ends.
+        last_shot = seen_in(self.scenes[-1:])
         if media.truncated:
-            told.append(self.say("truncated"))
-        told.append(self.say(role, length=duration))
+            told.append(Line(self.say("truncated"), last_shot))
+        told.append(Line(self.say(role, length=duration), last_shot))
         # At most one sentence on what is unknown (the unreadable sound or the cut-off file
         # is one already), and not in every story.
         if not told[:-1] and self.rng.random() < 0.1:
-            told.append(self.say("unknown"))
-        return " ".join(told)
+            told.append(Line(self.say("unknown")))  # stands on nothing measured
+        return told

@@ -97,7 +97,7 @@ async function loadTellers(limits) {
   const notReady = details.filter((teller) => !teller.ready);
   $("#teller-note").hidden = !notReady.length;
   $("#teller-note").textContent = notReady.map((teller) =>
-    `${teller.name} is not ready: ${teller.needs || "it is not configured"}.`).join(" ");
+    `${teller.name} is not ready. ${teller.needs || "It is not configured."}`).join(" ");
 }
 
 async function loadLimits() {

@@ -30,6 +30,8 @@ let watching = null;
 let wasUnfinished = false;   // the batch had work left at the last frame
 let pace = null;             // {at, ended}: when this page first saw the batch, for time left
 let failedFirst = "";        // the failed ids last put first
+let rereading = 0;           // the timer that reads the batch again for places in line
+const REREAD_MS = 10_000;
 
 const state = (video) => video.statusDetail || video.status;
 
@@ -80,6 +82,11 @@ function take(fresh) {
 // One video as heard (from an event or a read): kept, and drawn at the next frame.
 function hear(video, live, at) {
   const before = videos.get(video.id);
+  // Live updates carry no place in line or estimate (the last read's stand until the next).
+  if (live && before && state(before) === state(video)) {
+    video.queuePosition ??= before.queuePosition;
+    video.etaS ??= before.etaS;
+  }
   videos.set(video.id, video);
   if (at) video.heardAt = at;
   if (live && before && UNFINISHED.has(state(before)) && !UNFINISHED.has(state(video))) ended.push(video);
@@ -255,12 +262,14 @@ function drawHeader() {
     $(".n", button).textContent = n;
     button.hidden = key !== "all" && n === 0 && $("#videos").dataset.filter !== key;
   }
-  $("#retry-all").disabled = !count.failed;
+  // Retry failed: only when a failure is one that retrying can help.
+  $("#retry-all").disabled = ![...videos.values()].some((v) => state(v) === "failed" && v.retryable !== false);
   $("#cancel-rest").disabled = !left;
   const stories = count.completed > 0;
   $("#download").hidden = !stories;
   $("#download-as").hidden = !stories;
   document.title = `${count.completed}/${total} done${count.failed ? `, ${count.failed} failed` : ""} – ${TITLE}`;
+  if (left && !rereading) rereading = setTimeout(() => { rereading = 0; refresh(); }, REREAD_MS);
   if (wasUnfinished && !left) batchEnded(words);
   wasUnfinished = left > 0;
 }
@@ -357,6 +366,7 @@ async function actAll(action, button) {
 // Read the whole batch again: after the stream (re)opens, so that no change made
 // between the last read and the stream's start is missed.
 async function refresh() {
+  if (!job || watching !== job.id) return;
   const jobId = job.id;
   try {
     const fresh = await api("GET", `/api/job/${jobId}`);
@@ -397,6 +407,8 @@ async function poll() {
 
 export function stopWatching() {
   watching = null;
+  clearTimeout(rereading);
+  rereading = 0;
   if (events) { events.close(); events = null; }
   if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
   document.title = TITLE;

@@ -32,7 +32,7 @@ function thumbnailUrl(thumbnail) {
 
 function entry(batch) {
   const names = batch.names || [];
-  const shownNames = names.slice(0, 3).join(", ") + (batch.videoCount > 3 ? ` and ${batch.videoCount - 3} more` : "");
+  const shownNames = names.join(", ") + (batch.moreNames ? ` and ${batch.moreNames} more` : "");
   const label = batch.title || shownNames || `A batch of ${batch.videoCount} ${batch.videoCount === 1 ? "video" : "videos"}`;
   const counts = Object.entries(batch.counts).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(", ");
   const pictures = el("div", { className: "thumbs" }, ...(batch.thumbnails || []).slice(0, 4).map((thumbnail) => {

@@ -4,6 +4,7 @@
 // exported and sent), and any can be made current.
 import { $, api, el, namedButton, tell, clock, when, exportLinks } from "./common.js";
 
+const KINDS = { speech: "what is said", text: "text on screen", scene: "what is seen" };
 const DOWNLOADS = [["pdf", "PDF"], ["docx", "Word (.docx)"], ["md", "Markdown"],
   ["json", "JSON (the whole record)"], ["csv", "CSV"]];
 
@@ -80,6 +81,20 @@ function seekButton(text, startS, player, className = "seek") {
   return button;
 }
 
+// A sentence is a link (it wraps as the text it is) that plays its first source's moment.
+function sentenceLink(text, source, player) {
+  const link = el("a", { className: `sentence from-${source.kind}`, href: `#t=${source.startS}` }, text);
+  link.dataset.start = source.startS;
+  link.dataset.end = source.endS;
+  link.title = `Plays from ${clock(source.startS)} (${KINDS[source.kind] || source.kind})`;
+  link.onclick = (event) => {
+    event.preventDefault();
+    player.currentTime = source.startS;
+    player.play().catch(() => { /* the browser refused to play: the position is set */ });
+  };
+  return link;
+}
+
 // The story: its title, dateline, paragraphs (a button per sentence that has a source),
 // disclaimer. Versions written before sentences were recorded show plain paragraphs.
 function storyArticle(story, player) {
@@ -96,13 +111,7 @@ function storyArticle(story, player) {
     for (const sentence of sentences) {
       if (!paragraphs.has(sentence.paragraph)) paragraphs.set(sentence.paragraph, el("p"));
       const source = (sentence.sources || [])[0];
-      const part = source
-        ? seekButton(sentence.text, source.startS, player, `sentence ${source.kind}`)
-        : el("span", {}, sentence.text);
-      if (source) {
-        part.dataset.end = source.endS;
-        part.title = `Plays from ${clock(source.startS)} (${source.kind})`;
-      }
+      const part = source ? sentenceLink(sentence.text, source, player) : el("span", {}, sentence.text);
       paragraphs.get(sentence.paragraph).append(part, " ");
     }
     article.append(...paragraphs.values());

@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/exports.py
 	$(BIN)/python bench/admin.py
+	$(BIN)/python bench/page.py
 
 # The README's screenshots, taken by the page's tests in Chromium, and the first page of
 # an exported PDF (poppler-utils' pdftoppm), that first: async tests cannot follow the

@@ -122,13 +122,17 @@ function storyArticle(story, player) {
   return article;
 }
 
-// The sentence whose moment is playing, marked.
+// The sentence whose moment is playing, marked: of those whose moment holds the time,
+// the one that starts latest (a scene's long span gives way to the words said in it).
 function highlight(panel) {
   const time = panel.story.player.currentTime;
-  for (const button of panel.querySelectorAll(".sentence")) {
-    const on = time >= Number(button.dataset.start) && time < Number(button.dataset.end);
-    button.classList.toggle("playing", on);
+  let best = null;
+  for (const link of panel.querySelectorAll(".sentence")) {
+    const start = Number(link.dataset.start);
+    if (time >= start && time < Number(link.dataset.end) && (!best || start > Number(best.dataset.start))) best = link;
   }
+  for (const link of panel.querySelectorAll(".sentence.playing")) if (link !== best) link.classList.remove("playing");
+  best?.classList.add("playing");
 }
 
 function evidence(record, player) {

@@ -178,6 +178,7 @@ def test_the_teller_without_its_key_is_offered_disabled(page: Page, served: Serv
     expect(page.locator("#teller-note")).to_contain_text("GEMINI_API_KEY")
 
 
+@pytest.mark.slow  # about 30 s; the keys it presses are also checked by the tests above
 def test_keyboard_alone_from_upload_to_a_copied_story(
     page: Page, served: ServeProcess, speech_clip: Clip
 ) -> None:

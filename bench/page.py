@@ -61,8 +61,12 @@ def main() -> None:
         server.start()
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                context = browser.new_context(base_url=server.url, viewport={"width": 1100, "height": 900})
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
+                context = browser.new_context(
+                    base_url=server.url, viewport={"width": 1100, "height": 900}
+                )
                 context.add_init_script(WATCH)
                 page = context.new_page()
                 sizes, _ = first_load(page, server.url)
@@ -72,7 +76,9 @@ def main() -> None:
                 page.wait_for_url("**/?job=*", timeout=300_000)
                 uploaded = time.monotonic() - started
                 shown_at = page.evaluate("performance.now()")
-                expect(page.locator("#job-status")).to_have_text(f"all {VIDEOS} done", timeout=900_000)
+                expect(page.locator("#job-status")).to_have_text(
+                    f"all {VIDEOS} done", timeout=900_000
+                )
                 ended = time.monotonic() - started
                 lags = page.evaluate("window.__lagMs")
                 long_tasks = page.evaluate("window.__longTasks")
@@ -84,13 +90,19 @@ def main() -> None:
     print("| measure | value | target |")
     print("|---|---|---|")
     print(f"| updates drawn | {len(lags)} | ≥ 200 |")
-    print(f"| update lag p50 / p95 / p99 / max | {statistics.median(lags):.0f} / "
-          f"{percentile(lags, 0.95):.0f} / {percentile(lags, 0.99):.0f} / {max(lags):.0f} ms | p99 < 250 ms |")
-    print(f"| long tasks from load to the end / longest | {len(long_tasks)} / "
-          f"{max(long_tasks, default=0):.0f} ms | |")
+    print(
+        f"| update lag p50 / p95 / p99 / max | {statistics.median(lags):.0f} / "
+        f"{percentile(lags, 0.95):.0f} / {percentile(lags, 0.99):.0f} / {max(lags):.0f} ms | p99 < 250 ms |"
+    )
+    print(
+        f"| long tasks from load to the end / longest | {len(long_tasks)} / "
+        f"{max(long_tasks, default=0):.0f} ms | |"
+    )
     during = [d for d, at in zip(long_tasks, starts, strict=True) if at >= shown_at]
-    print(f"| long tasks while updates stream in / longest | {len(during)} / "
-          f"{max(during, default=0):.0f} ms | none over 200 ms |")
+    print(
+        f"| long tasks while updates stream in / longest | {len(during)} / "
+        f"{max(during, default=0):.0f} ms | none over 200 ms |"
+    )
     print(f"| first load | {sum(sizes.values()) / 1024:.1f} KB in {len(sizes)} files | < 100 KB |")
 
 

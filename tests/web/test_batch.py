@@ -64,7 +64,9 @@ def hundred_files(tmp_path: Path) -> list[Path]:
     and one file that is not a video inside, so that one fails."""
     folder = tmp_path / "hundred"
     folder.mkdir()
-    first = make_clip(folder / "clip-001.mp4", [SceneSpec(0.2, "beach")], size=(64, 36), audio=False)
+    first = make_clip(
+        folder / "clip-001.mp4", [SceneSpec(0.2, "beach")], size=(64, 36), audio=False
+    )
     files = [first]
     for number in range(2, VIDEOS):
         files.append(folder / f"clip-{number:03}.mp4")
@@ -100,7 +102,9 @@ def test_a_hundred_videos_at_a_glance(
     expect(page.locator("#videos .row")).to_have_count(VIDEOS)
     expect(page).to_have_title(re.compile(rf"^\d+/{VIDEOS} done"))
     expect(page.locator("#job-title")).to_be_focused()  # the focus went to what the upload made
-    expect(page.locator("#job-status")).to_have_text(f"{VIDEOS - 1} done, 1 failed", timeout=180_000)
+    expect(page.locator("#job-status")).to_have_text(
+        f"{VIDEOS - 1} done, 1 failed", timeout=180_000
+    )
     assert page.title() == f"{VIDEOS - 1}/{VIDEOS} done, 1 failed – Video Storyteller"
 
     # Smooth: no main-thread task over 200 ms, and each update drawn soon after it was sent.
@@ -112,7 +116,9 @@ def test_a_hundred_videos_at_a_glance(
 
     # Told once, in the background, in the badge's words.
     notifications = page.evaluate("window.__notifications")
-    assert notifications == [{"title": "Your videos are told", "body": f"{VIDEOS - 1} done, 1 failed"}]
+    assert notifications == [
+        {"title": "Your videos are told", "body": f"{VIDEOS - 1} done, 1 failed"}
+    ]
 
     # Failures first; the filters' counts add up to the batch.
     expect(page.locator("#videos .row").first.locator(".name")).to_have_text("broken.mp4")

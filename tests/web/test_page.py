@@ -95,7 +95,9 @@ def test_a_batch_from_upload_to_stories(
     expect(done.get_by_role("button", name="Hide the story of speech.mp4")).to_have_attribute(
         "aria-expanded", "true"
     )
-    expect(done.locator("video")).to_have_attribute("src", f"/api/videos/{done.get_attribute('id')[6:]}/media")
+    expect(done.locator("video")).to_have_attribute(
+        "src", f"/api/videos/{done.get_attribute('id')[6:]}/media"
+    )
     expect(done.locator(".story h3")).to_have_text(title)
     expect(page.locator(".story")).to_have_count(1)  # the others stay closed
     done.get_by_role("button", name="Copy the story of speech.mp4").click()
@@ -142,7 +144,9 @@ def test_cancel_asks_once_and_looks_cancelled(
 ) -> None:
     page.goto("/")
     # One video at a time (the fixture): the last of three waits long enough to cancel.
-    page.set_input_files("#files", [str(speech_clip.path), str(snow_clip.path), str(beach_clip.path)])
+    page.set_input_files(
+        "#files", [str(speech_clip.path), str(snow_clip.path), str(beach_clip.path)]
+    )
     page.get_by_role("button", name="Upload and tell").click()
     page.wait_for_url("**/?job=*")
     last = row(page, "beach.mov")
@@ -200,7 +204,9 @@ def test_keyboard_alone_from_upload_to_a_copied_story(
     page.keyboard.press("Enter")
     expect(speech.locator(".story-box .message")).to_contain_text("copied")
     job_id = page.url.split("job=")[1]
-    assert page.evaluate("navigator.clipboard.readText()") == served.job(job_id)["videos"][0]["story"]
+    assert (
+        page.evaluate("navigator.clipboard.readText()") == served.job(job_id)["videos"][0]["story"]
+    )
 
 
 def test_history_finds_opens_and_deletes_batches(

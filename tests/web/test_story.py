@@ -64,7 +64,9 @@ def test_the_story_beside_its_video(page: Page, served: ServeProcess, speech_cli
     versions.select_option("1")
     expect(row.locator(".story")).to_have_attribute("aria-label", "Story, version 1")
     row.get_by_role("button", name="Make version 1 current for speech.mp4").click()
-    expect(row.locator(".story-box .message")).to_have_text("Version 1 of speech.mp4 is now current.")
+    expect(row.locator(".story-box .message")).to_have_text(
+        "Version 1 of speech.mp4 is now current."
+    )
     assert served.job(job_id)["videos"][0]["storyVersion"] == 1
     expect(versions.locator("option:checked")).to_contain_text("Version 1")
     expect(versions.locator("option:checked")).to_contain_text("current")

@@ -43,6 +43,8 @@ bench: install
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/exports.py
 	$(BIN)/python bench/admin.py
+	$(BIN)/python bench/media.py
+	$(BIN)/python bench/overview.py
 	$(BIN)/python bench/page.py
 
 # The README's screenshots, taken by the page's tests in Chromium, and the first page of

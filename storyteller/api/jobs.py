@@ -44,6 +44,11 @@ NO_JOB = "no job with that id"
 # Past any list there will be; the database's integers end at 2**63 - 1.
 MAX_OFFSET = 1_000_000_000
 NO_VIDEO = "no video with that id in this job"
+NOTHING_TO_RETRY = (
+    "nothing to retry: no video of this job has failed or been cancelled "
+    "(a file refused at upload has to be uploaded again)"
+)
+NOTHING_TO_CANCEL = "nothing to cancel: every video of this job has already ended"
 
 
 def _videos(count: int) -> str:
@@ -265,7 +270,8 @@ def regenerate(
 def retry_job(jobId: str, actions: ActionsDep, changes: LiveChangesDep) -> ActionAnswer:
     ids = actions.retry_failed(jobId)
     changes.changed(ids)
-    return ActionAnswer(jobId=jobId, videoIds=ids, message=f"{_videos(len(ids))} queued again")
+    message = f"{_videos(len(ids))} queued again" if ids else NOTHING_TO_RETRY
+    return ActionAnswer(jobId=jobId, videoIds=ids, message=message)
 
 
 @router.post(
@@ -274,7 +280,8 @@ def retry_job(jobId: str, actions: ActionsDep, changes: LiveChangesDep) -> Actio
 def cancel_job(jobId: str, actions: ActionsDep, changes: LiveChangesDep) -> ActionAnswer:
     ids = actions.cancel_batch(jobId)
     changes.changed(ids)
-    return ActionAnswer(jobId=jobId, videoIds=ids, message=f"{_videos(len(ids))} cancelled")
+    message = f"{_videos(len(ids))} cancelled" if ids else NOTHING_TO_CANCEL
+    return ActionAnswer(jobId=jobId, videoIds=ids, message=message)
 
 
 @router.delete(

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 from dataclasses import dataclass
+
+# Byte positions: ASCII digits only (`str.isdigit` takes "²" too).
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,9 @@ def asked_range(header: str | None, size: int) -> ByteRange | None:
         return None
     first, dash, last = parts[0].partition("-")
     first, last = first.strip(), last.strip()
-    if not dash or not (first.isdigit() or (not first and last.isdigit())):
+    if not dash or not (_DIGITS.fullmatch(first) or (not first and _DIGITS.fullmatch(last))):
         return None
-    if last and not last.isdigit():
+    if last and not _DIGITS.fullmatch(last):
         return None
     if not first:  # suffix: the last N bytes
         suffix = int(last)
@@ -85,5 +89,5 @@ def if_range_holds(header: str | None, *, etag: str, last_modified: str) -> bool
 def _http_date(text: str) -> dt.datetime | None:
     try:
         return email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None

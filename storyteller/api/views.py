@@ -191,8 +191,9 @@ def story_video_view(video: Video, story: Story | None) -> VideoView:
 def job_view(batch: Any, videos: list[Any], line: Line | None = None) -> JobView:
     """The view of a batch from the rows of `crud.batch_status_rows`, with the places in
     line and times left from `line` (`jobs.line.read_line`) when given."""
-    places = line.positions(videos) if line else {}
-    etas = {video.id: line.eta_s(video, places.get(video.id)) for video in videos} if line else {}
+    turns = line.turns(videos) if line else {}
+    places = {video_id: turn.place for video_id, turn in turns.items()}
+    etas = {video.id: line.eta_s(video, turns.get(video.id)) for video in videos} if line else {}
     unended = [etas.get(v.id) for v in videos if not VideoStatus(v.status).ended]
     ended = BatchStatus(batch.status) == BatchStatus.COMPLETED
     return JobView(

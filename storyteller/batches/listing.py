@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from storyteller.db.models import Batch, Story, Video, VideoStatus
@@ -37,38 +37,32 @@ class BatchPage:
 
 
 def like_pattern(text: str) -> str:
-    """A LIKE pattern finding `text` anywhere, lower case, its wildcards taken literally."""
+    """A LIKE pattern finding `text` anywhere, its wildcards taken literally."""
     escaped = (
-        text.lower()
-        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
         .replace("%", LIKE_ESCAPE + "%")
         .replace("_", LIKE_ESCAPE + "_")
     )
     return f"%{escaped}%"
 
 
-def _matching(search: str) -> ColumnElement[bool]:
-    """Batches with a file name or a story title (any version) containing `search`,
-    case aside. A pattern with a leading wildcard reads every row whatever the index:
-    a scan of the owner's videos, fine for tens of thousands of batches."""
+def matching_batches(session: Session, search: str, owner_id: str | None) -> set[str]:
+    """Ids of the batches (of `owner_id`, when given) with a file name or a story title
+    (any version) containing `search`, case aside: found once, then paged and counted.
+    A pattern found anywhere in a name can use no index: each is one scan of the
+    videos, and of the stories, of the owner's batches."""
     pattern = like_pattern(search)
-    by_name = select(Video.batch_id).where(
-        func.lower(Video.original_name).like(pattern, escape=LIKE_ESCAPE)
-    )
+    by_name = select(Video.batch_id).where(Video.original_name.ilike(pattern, escape=LIKE_ESCAPE))
     by_title = (
         select(Video.batch_id)
         .join(Story, Story.video_id == Video.id)
-        .where(func.lower(Story.title).like(pattern, escape=LIKE_ESCAPE))
+        .where(Story.title.ilike(pattern, escape=LIKE_ESCAPE))
     )
-    return or_(Batch.id.in_(by_name), Batch.id.in_(by_title))
-
-
-def _filtered(stmt: Select, owner_id: str | None, search: str | None) -> Select:
     if owner_id is not None:
-        stmt = stmt.where(Batch.owner_id == owner_id)
-    if search:
-        stmt = stmt.where(_matching(search))
-    return stmt
+        mine = select(Batch.id).where(Batch.owner_id == owner_id)
+        by_name = by_name.where(Video.batch_id.in_(mine))
+        by_title = by_title.where(Video.batch_id.in_(mine))
+    return set(session.scalars(union(by_name, by_title)))
 
 
 def list_batches(
@@ -83,13 +77,23 @@ def list_batches(
     name or a story title, when given), each summed up in four queries for the page."""
     if offset < 0 or limit < 1:
         raise ValueError("offset must be 0 or more and limit 1 or more")
-    page = _filtered(select(Batch), owner_id, search)
+    page = select(Batch)
+    counted = select(func.count()).select_from(Batch)
+    if owner_id is not None:
+        page, counted = (
+            page.where(Batch.owner_id == owner_id),
+            counted.where(Batch.owner_id == owner_id),
+        )
+    found: set[str] | None = None
+    if search:
+        found = matching_batches(session, search, owner_id)
+        page = page.where(Batch.id.in_(found))
     batches = list(
         session.scalars(
             page.order_by(Batch.created_at.desc(), Batch.id).offset(offset).limit(limit)
         )
     )
-    total = session.scalar(_filtered(select(func.count()).select_from(Batch), owner_id, search))
+    total = len(found) if found is not None else session.scalar(counted)
     ids = [batch.id for batch in batches]
     counts = {batch_id: dict.fromkeys(VideoStatus, 0) for batch_id in ids}
     names: dict[str, list[str]] = {batch_id: [] for batch_id in ids}

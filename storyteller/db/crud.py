@@ -127,19 +127,6 @@ def get_batch(session: Session, batch_id: str) -> Batch | None:
     return session.scalars(stmt).one_or_none()
 
 
-def list_batches(
-    session: Session, *, offset: int = 0, limit: int = 50, owner_id: str | None = None
-) -> list[Batch]:
-    """Batches (of `owner_id` only, when given), newest first, a page at a time (videos
-    not loaded)."""
-    if offset < 0 or limit < 1:
-        raise ValueError("offset must be 0 or more and limit 1 or more")
-    stmt = select(Batch).order_by(Batch.created_at.desc(), Batch.id).offset(offset).limit(limit)
-    if owner_id is not None:
-        stmt = stmt.where(Batch.owner_id == owner_id)
-    return list(session.scalars(stmt))
-
-
 def count_batches(session: Session, *, owner_id: str | None = None) -> int:
     stmt = select(func.count()).select_from(Batch)
     if owner_id is not None:

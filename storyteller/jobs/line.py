@@ -11,6 +11,7 @@ slots of the live engines, and what the running videos still have to do.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import threading
 import time
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from storyteller.db.types import utcnow
 # Completed videos the pace is measured on (the newest), and how long a measure is kept
 # (every poll of every batch would otherwise read them again).
 PACE_SAMPLE = 50
-PACE_KEPT_S = 3.0
+PACE_KEPT_S = 1.0
 # An engine that has not reported this long is not counted as a slot.
 ENGINE_SILENCE = dt.timedelta(seconds=30)
 
@@ -41,7 +42,6 @@ class Pace:
     fixed_s: float
     per_byte_s: float
     mean_s: float
-    slots: int
 
     def seconds(self, size_bytes: float) -> float:
         return self.fixed_s + self.per_byte_s * size_bytes
@@ -49,11 +49,19 @@ class Pace:
 
 @dataclass
 class _Group:
-    """Videos of one batch: ready to claim (of one priority) or running."""
+    """The ready videos of one batch and priority."""
 
     waiting: int = 0
-    running: int = 0
     oldest: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """When a waiting video's turn comes: its place in line (1 = next) and the seconds
+    until it starts (None when the pace is unknown)."""
+
+    place: int
+    starts_in_s: float | None
 
 
 @dataclass(frozen=True)
@@ -65,22 +73,26 @@ class Line:
     remaining_s: float  # what the running videos still have to do, at the pace (0 without)
     paused: frozenset[str]
     pace: Pace | None
+    slots: int  # of the live engines (0: none reported)
     now: dt.datetime
 
-    def positions(self, videos: Sequence[Any]) -> dict[str, int]:
-        """Place in line (1 = next) of each video of `videos` (rows of one batch in upload
-        order, with `id`, `batch_id`, `status`, `priority`, `run_after`) that a worker
+    def turns(self, videos: Sequence[Any]) -> dict[str, Turn]:
+        """The turn of each video of `videos` (rows of one batch in upload order, with
+        `id`, `batch_id`, `status`, `priority`, `run_after`, `size_bytes`) that a worker
         could take now; the others are not in line."""
-        places: dict[str, int] = {}
-        taken: dict[Priority, int] = {}  # this batch's ready videos met so far
+        mine: dict[Priority, list[Any]] = {}
         for video in videos:
-            if not self._ready(video):
-                continue
-            priority = Priority(video.priority)
-            k = taken.get(priority, 0)
-            taken[priority] = k + 1
-            places[video.id] = self._ahead(video.batch_id, priority, k) + 1
-        return places
+            if self._ready(video):
+                mine.setdefault(Priority(video.priority), []).append(video)
+        if not mine:
+            return {}
+        claims = self._claims(videos[0].batch_id, mine)
+        return {
+            video.id: claims[priority][k]
+            for priority, line in mine.items()
+            for k, video in enumerate(line)
+            if k < len(claims[priority])
+        }
 
     def _ready(self, video: Any) -> bool:
         return (
@@ -89,49 +101,114 @@ class Line:
             and (video.run_after is None or video.run_after <= self.now)
         )
 
-    def _ahead(self, batch_id: str, priority: Priority, k: int) -> int:
-        """Videos claimed before the `k`-th (from 0) ready video of `priority` in batch
-        `batch_id`: every ready one of a higher priority, then, as the fair share takes
-        them, those of other batches that reach this one's running count first."""
-        ahead = sum(
-            group.waiting
-            for higher in _PRIORITY_ORDER[: _PRIORITY_ORDER.index(priority)]
-            for group in self.ready.get(higher, {}).values()
-        )
-        groups = self.ready.get(priority, {})
-        mine = groups.get(batch_id, _Group())
-        level = self.running.get(batch_id, 0) + k
-        for other, group in groups.items():
-            if other == batch_id:
-                continue
-            first = _ordering(group.oldest, other) < _ordering(mine.oldest, batch_id)
-            before = level - self.running.get(other, 0) + (1 if first else 0)
-            ahead += min(group.waiting, max(0, before))
-        return ahead + k
+    def _claims(self, batch_id: str, mine: dict[Priority, list[Any]]) -> dict[Priority, list[Turn]]:
+        """The claims to come, played out as the engines would make them until every one
+        of `mine` (the ready videos of `batch_id`, per priority, in upload order) is
+        taken: each slot takes the next video when its current one ends (the running
+        ones end after the rest of their work, evenly shared), the first priority with
+        videos ready, in it the batch with the fewest running (ties to the older batch),
+        in it the next in upload order. Other batches' videos take the mean time."""
+        pace = self.pace
+        slots = max(1, self.slots)
+        waiting = {
+            (priority, batch): group.waiting
+            for priority, groups in self.ready.items()
+            for batch, group in groups.items()
+        }
+        per_priority = {p: sum(g.waiting for g in self.ready.get(p, {}).values()) for p in Priority}
+        oldest = {
+            batch: _moment(group.oldest)
+            for groups in self.ready.values()
+            for batch, group in groups.items()
+        }
+        run = dict(self.running)
+        # Slots as (free at, order, batch of the video on it); the running ones first.
+        running = [batch for batch, count in sorted(self.running.items()) for _ in range(count)]
+        each = self.remaining_s / len(running) if running and pace else 0.0
+        free: list[tuple[float, int, str | None]] = [
+            (each, n, batch) for n, batch in enumerate(running[:slots])
+        ]
+        free += [(0.0, n, None) for n in range(len(free), slots)]
+        heapq.heapify(free)
+        fair: dict[Priority, list[tuple[int, float, str]]] = {p: [] for p in Priority}
+        for (priority, batch), count in waiting.items():
+            if count:
+                heapq.heappush(fair[priority], (run.get(batch, 0), oldest[batch], batch))
+        left = {priority: len(line) for priority, line in mine.items()}
+        claims: dict[Priority, list[Turn]] = {priority: [] for priority in mine}
+        number = 0
+        while any(left.values()) and number < MAX_CLAIMS_PLAYED:
+            at, order, ended = heapq.heappop(free)
+            if ended is not None:
+                run[ended] -= 1
+                _requeue(fair, waiting, run, oldest, ended)
+            chosen = next((p for p in _PRIORITY_ORDER if per_priority[p]), None)
+            if chosen is None:
+                break  # the rest of `mine` was claimed between the two reads
+            batch = _fairest(fair[chosen], waiting, run, chosen)
+            number += 1
+            waiting[(chosen, batch)] -= 1
+            per_priority[chosen] -= 1
+            run[batch] = run.get(batch, 0) + 1
+            _requeue(fair, waiting, run, oldest, batch)
+            takes = pace.mean_s if pace else 1.0
+            if batch == batch_id and left.get(chosen):
+                video = mine[chosen][len(claims[chosen])]
+                claims[chosen].append(Turn(number, at if pace else None))
+                left[chosen] -= 1
+                takes = pace.seconds(video.size_bytes) if pace else 1.0
+            heapq.heappush(free, (at + takes, order, batch))
+        return claims
 
-    def eta_s(self, video: Any, place: int | None) -> float | None:
+    def eta_s(self, video: Any, turn: Turn | None) -> float | None:
         """Seconds until `video` should be done: None when the pace is unknown, no engine
         runs, or it waits outside the line (a retry's pause, a paused batch)."""
         pace = self.pace
         status = VideoStatus(video.status)
-        if status.ended:
-            return 0.0
-        if pace is None or pace.slots < 1:
+        if status.ended or pace is None or self.slots < 1:
             return None
         own = pace.seconds(video.size_bytes)
         if status == VideoStatus.PROCESSING:
             return round(max(0.0, own * (1.0 - video.progress)), 1)
-        if place is None:
+        if turn is None or turn.starts_in_s is None:
             return None
-        # The videos ahead start as slots free up: the running ones' rest, then theirs.
-        waiting = (self.remaining_s + (place - 1) * pace.mean_s) / pace.slots
-        return round(waiting + own, 1)
+        return round(turn.starts_in_s + own, 1)
 
 
-def _ordering(oldest: dt.datetime | None, batch_id: str) -> tuple[float, str]:
-    """The fair share's tie-break between batches with as many videos running: the one
-    with the older waiting video first, then by id (as `queue.py` orders them)."""
-    return (oldest.timestamp() if oldest else float("inf"), batch_id)
+# Claims played out at most per answer: past them (a backlog of this many videos ahead
+# in one priority) the rest of the batch has no place yet.
+MAX_CLAIMS_PLAYED = 20_000
+
+
+def _moment(moment: dt.datetime | None) -> float:
+    return moment.timestamp() if moment else float("inf")
+
+
+def _requeue(
+    fair: dict[Priority, list[tuple[int, float, str]]],
+    waiting: dict[tuple[Priority, str], int],
+    run: dict[str, int],
+    oldest: dict[str, float],
+    batch: str,
+) -> None:
+    """Enter `batch` again in each priority it has ready videos in, at its running count
+    (older entries are stale and skipped when met)."""
+    for priority in Priority:
+        if waiting.get((priority, batch)):
+            heapq.heappush(fair[priority], (run.get(batch, 0), oldest[batch], batch))
+
+
+def _fairest(
+    heap: list[tuple[int, float, str]],
+    waiting: dict[tuple[Priority, str], int],
+    run: dict[str, int],
+    priority: Priority,
+) -> str:
+    """The batch the fair share takes from next: fewest running, then the older."""
+    while True:
+        count, _, batch = heapq.heappop(heap)
+        if waiting.get((priority, batch)) and count == run.get(batch, 0):
+            return batch
 
 
 # What waits (ready now) and runs, per batch and priority, with what the running still
@@ -174,11 +251,11 @@ def read_line(session: Session) -> Line:
             group.waiting += count
             group.oldest = oldest if group.oldest is None else min(group.oldest, oldest)
     paused = frozenset(session.scalars(select(Batch.id).where(Batch.paused)))
-    pace = measure_pace(session)
+    pace, slots = measure_pace(session)
     remaining = 0.0
     if pace is not None:
         remaining = pace.fixed_s * unfinished + pace.per_byte_s * unfinished_bytes
-    return Line(ready, running, remaining, paused, pace, now)
+    return Line(ready, running, remaining, paused, pace, slots, now)
 
 
 _RECENT = (
@@ -193,31 +270,31 @@ _SLOTS = select(func.coalesce(func.sum(WorkerRecord.concurrency), 0)).where(
     WorkerRecord.heartbeat_at >= bindparam("p_since"),
 )
 
-_measured: dict[str, tuple[float, Pace | None]] = {}
+_measured: dict[str, tuple[float, Pace | None, int]] = {}
 _measured_lock = threading.Lock()
 
 
-def measure_pace(session: Session) -> Pace | None:
-    """The pace of the recent completed videos and the live engines' slots (kept a few
-    seconds per database); None before any video has completed."""
+def measure_pace(session: Session) -> tuple[Pace | None, int]:
+    """The pace of the recent completed videos (None before any has completed) and the
+    live engines' slots, kept a few seconds per database."""
     where = str(session.get_bind().engine.url)
     with _measured_lock:
         kept = _measured.get(where)
     if kept is not None and time.monotonic() - kept[0] < PACE_KEPT_S:
-        return kept[1]
+        return kept[1], kept[2]
     samples = [
         ((ended - started).total_seconds(), float(size))
         for started, ended, size in session.execute(_RECENT).tuples()
         if started is not None and ended is not None and ended >= started
     ]
     slots = int(session.scalar(_SLOTS, {"p_since": utcnow() - ENGINE_SILENCE}) or 0)
-    pace = fit_pace(samples, slots=slots)
+    pace = fit_pace(samples)
     with _measured_lock:
-        _measured[where] = (time.monotonic(), pace)
-    return pace
+        _measured[where] = (time.monotonic(), pace, slots)
+    return pace, slots
 
 
-def fit_pace(samples: Sequence[tuple[float, float]], *, slots: int) -> Pace | None:
+def fit_pace(samples: Sequence[tuple[float, float]]) -> Pace | None:
     """Least squares of seconds = fixed + per_byte * bytes over (seconds, bytes) samples,
     neither part negative; None without a sample."""
     if not samples:
@@ -232,4 +309,4 @@ def fit_pace(samples: Sequence[tuple[float, float]], *, slots: int) -> Pace | No
         fixed, per_byte = mean_s, 0.0
     elif fixed < 0:  # all in the bytes
         fixed, per_byte = 0.0, mean_s / mean_b if mean_b else 0.0
-    return Pace(fixed_s=fixed, per_byte_s=per_byte, mean_s=mean_s, slots=slots)
+    return Pace(fixed_s=fixed, per_byte_s=per_byte, mean_s=mean_s)

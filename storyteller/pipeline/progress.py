@@ -46,10 +46,14 @@ STAGES: tuple[StageInfo, ...] = (
 BY_CODE = {stage.code: stage for stage in STAGES}
 
 
-def stage_label(code: str | None) -> str | None:
+# A claimed video before its first stage reports (its worker is opening the file).
+STARTING = "starting"
+
+
+def stage_label(code: str | None) -> str:
     """The words for a stage code (the code itself for one this list does not know)."""
     if code is None:
-        return None
+        return STARTING
     known = BY_CODE.get(code)
     return known.label if known else code
 

@@ -171,6 +171,7 @@ def test_range_header_reading() -> None:
     with pytest.raises(Unsatisfiable):
         asked_range("bytes=10-12", 10)
     assert asked_range("bytes= 3 - 4 ", 10) is not None
+    assert asked_range("bytes=\xb2-", 10) is None  # "²" is a digit to Python, not to HTTP
 
 
 @pytest.mark.anyio

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
+from storyteller.batches.listing import list_batches
 from storyteller.db import crud
 from storyteller.db.models import (
     Batch,
@@ -149,9 +150,12 @@ def test_batches_are_listed_newest_first_a_page_at_a_time(session: Session) -> N
         ids.append(batch.id)
     session.commit()
 
-    assert [b.id for b in crud.list_batches(session, offset=0, limit=2)] == ids[::-1][:2]
-    assert [b.id for b in crud.list_batches(session, offset=2, limit=2)] == ids[::-1][2:4]
-    assert [b.id for b in crud.list_batches(session, offset=4, limit=2)] == ids[:1]
+    def page(offset: int) -> list[str]:
+        return [s.batch.id for s in list_batches(session, offset=offset, limit=2).batches]
+
+    assert page(0) == ids[::-1][:2]
+    assert page(2) == ids[::-1][2:4]
+    assert page(4) == ids[:1]
     assert crud.count_batches(session) == 5
 
 

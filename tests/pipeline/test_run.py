@@ -6,12 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
 from storyteller.config import Settings
 from storyteller.pipeline.cache import EvidenceCache
 from storyteller.pipeline.evidence import Evidence
-from storyteller.pipeline.progress import OverallProgress
+from storyteller.pipeline.progress import BY_CODE, OverallProgress, stage_label
 from storyteller.pipeline.run import gather_evidence
 from storyteller.pipeline.stage import VideoRejected
 from tests.media import Clip
@@ -27,7 +28,14 @@ class Recorder:
 
 def test_gathers_every_kind_of_evidence(speech_clip: Clip, settings: Settings) -> None:
     progress = Recorder()
-    evidence = gather_evidence(speech_clip.path, settings, progress=progress)
+    overall: list[tuple[float, str]] = []
+    both = OverallProgress(lambda fraction, stage: overall.append((fraction, stage)))
+
+    def report(stage: str, fraction: float) -> None:
+        progress(stage, fraction)
+        both(stage, fraction)
+
+    evidence = gather_evidence(speech_clip.path, settings, progress=report)
     assert len(evidence.scenes) == 3
     assert evidence.transcript is not None and "marathon" in evidence.transcript.text.lower()
     assert any("MARATHON" in line.text.upper() for line in evidence.on_screen_text)
@@ -35,6 +43,14 @@ def test_gathers_every_kind_of_evidence(speech_clip: Clip, settings: Settings) -
     stages = {stage for stage, _ in progress.calls}
     assert {"probe", "scenes", "faces", "text", "look", "speech"} <= stages
     assert {"probe", "scenes", "faces", "text", "look", "speech", "total"} <= set(evidence.timings)
+    # One figure for the whole video that moves often inside the stages, never back.
+    fractions = [fraction for fraction, _ in overall]
+    assert fractions == sorted(fractions) and len(set(fractions)) >= 10, overall
+    assert fractions[-1] == pytest.approx(1 - BY_CODE["telling"].weight)
+    # The list's picture: the first shot's, small.
+    thumbnail = EvidenceCache(settings).thumbnail_path(evidence.content_hash)
+    picture = cv2.imread(str(thumbnail))
+    assert picture is not None and picture.shape[1] == 320
     keyframes = EvidenceCache(settings).keyframe_dir(evidence.content_hash)
     for scene in evidence.scenes:
         assert scene.keyframe and (keyframes / scene.keyframe).stat().st_size > 1000
@@ -102,3 +118,25 @@ def test_overall_progress_only_moves_forward() -> None:
         overall(stage, fraction)
     assert seen == sorted(seen)
     assert 0 < seen[-1] < 1
+
+
+def test_the_stage_shown_is_the_first_unfinished_one() -> None:
+    shown: list[str] = []
+    overall = OverallProgress(lambda fraction, stage: shown.append(stage))
+    for stage, fraction in [
+        ("probe", 1.0),
+        ("scenes", 0.2),
+        ("speech", 0.1),  # beside the shots: the shots are still shown
+        ("scenes", 1.0),
+        ("speech", 0.5),
+        ("text", 0.5),
+        ("text", 1.0),
+        ("speech", 1.0),
+        ("telling", 0.0),
+    ]:
+        overall(stage, fraction)
+    assert shown == [
+        "probe", "scenes", "scenes", "speech", "speech", "text", "speech", "speech", "telling",
+    ]  # fmt: skip
+    assert stage_label("text") == "reading the text on screen"
+    assert stage_label("telling") == "writing the story"

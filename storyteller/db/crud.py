@@ -221,17 +221,18 @@ _VIDEO_STATUS_COLUMNS = (
         Video.size_bytes, Video.error_cause, Video.run_after, Video.evidence_id,
         Story.text.label("story_text"), Story.version.label("story_version"),
     )
-    .outerjoin_from(Video, Story, and_(Story.video_id == Video.id, Story.version == _CURRENT_VERSION))
+    .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _CURRENT_VERSION))
 )  # fmt: skip
 _VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.where(Video.batch_id == bindparam("batch_id")).order_by(
     Video.position
 )
-_SOME_VIDEOS_STATUS = (
-    _VIDEO_STATUS_COLUMNS.add_columns(Batch.status.label("batch_status"))
-    # From the video explicitly: the current-version subqueries name stories too.
-    .join_from(Video, Batch, Batch.id == Video.batch_id)
-    .where(Video.id.in_(bindparam("video_ids", expanding=True)))
-)
+_SOME_VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.add_columns(
+    select(Batch.status)
+    .where(Batch.id == Video.batch_id)
+    .correlate(Video)
+    .scalar_subquery()
+    .label("batch_status")
+).where(Video.id.in_(bindparam("video_ids", expanding=True)))
 
 
 def batch_status_rows(session: Session, batch_id: str) -> tuple[Row[Any], list[Row[Any]]] | None:

@@ -166,3 +166,40 @@ def test_cancel_retry_regenerate_and_delete_from_the_command_line(
     assert deleted.stdout.strip() == f"job {job_id}: job deleted with its 2 videos"
     gone = runner.invoke(app, ["status", job_id, "--server", server])
     assert gone.exit_code == 1 and "no job with that id" in gone.stderr
+
+
+def test_story_versions_are_listed_and_one_chosen_from_the_command_line(
+    server: str, videos: dict[str, Path]
+) -> None:
+    submitted = runner.invoke(
+        app, ["submit", "--server", server, "--json", "--wait", str(videos["ok.mp4"])]
+    )
+    assert submitted.exit_code == 0, submitted.output
+    job = json.loads(submitted.stdout)
+    job_id, video_id = job["id"], job["videos"][0]["id"]
+    assert (
+        runner.invoke(
+            app, ["regenerate", job_id, video_id, "--seed", "7", "--server", server]
+        ).exit_code
+        == 0
+    )
+
+    def versions() -> list[str]:
+        listed = runner.invoke(app, ["story", "versions", video_id, "--server", server])
+        assert listed.exit_code == 0, listed.output
+        return listed.stdout.splitlines()
+
+    deadline = time.monotonic() + 30
+    while len(versions()) < 2:
+        assert time.monotonic() < deadline, versions()
+        time.sleep(0.1)
+    assert [line[:4] for line in versions()] == ["  v1", "* v2"]
+    assert ", seed 7 " in versions()[1]
+
+    chosen = runner.invoke(app, ["story", "use", video_id, "1", "--server", server])
+    assert chosen.exit_code == 0, chosen.output
+    assert chosen.stdout.strip() == "ok.mp4: story version 1 is now current"
+    assert [line[:4] for line in versions()] == ["* v1", "  v2"]
+    missing = runner.invoke(app, ["story", "use", video_id, "3", "--server", server])
+    assert missing.exit_code == 1
+    assert "ok.mp4 has no story version 3: its versions are 1 to 2 (404)" in missing.stderr

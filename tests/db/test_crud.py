@@ -269,6 +269,40 @@ def test_story_versions_count_up_and_the_newest_is_current(session: Session) -> 
     assert kept.cost_usd == pytest.approx(0.00042)
 
 
+def test_the_chosen_version_is_current_everywhere_it_is_read(session: Session) -> None:
+    batch = crud.create_batch(session, videos=[upload("a.mp4"), upload("b.mp4")], teller="local")
+    a, b = batch.videos
+    for title in ("One", "Two", "Three"):
+        crud.insert_story_version(
+            session.connection(), video_id=a.id, story=a_story(title), teller="local", seed=0
+        )
+    crud.insert_story_version(
+        session.connection(), video_id=b.id, story=a_story("Bee"), teller="local", seed=0
+    )
+    a.current_story_id = crud.story_versions(session, video_id=a.id)[0].id
+    session.commit()
+    session.expunge_all()
+
+    def titles() -> list[tuple[str | None, int | None]]:
+        _, rows = crud.batch_status_rows(session, batch.id) or (None, [])
+        live = {row.id: row for row in crud.video_status_rows(session, [a.id, b.id])}
+        assert [(live[r.id].story_text, live[r.id].story_version) for r in rows] == [
+            (r.story_text, r.story_version) for r in rows
+        ]
+        return [
+            (r.story_text.split("\n")[0] if r.story_text else None, r.story_version) for r in rows
+        ]
+
+    current = crud.current_story(session, video_id=a.id)
+    assert current is not None and current.title == "One"
+    by_video = crud.current_stories(session, video_ids=[a.id, b.id])
+    assert {k: s.title for k, s in by_video.items()} == {a.id: "One", b.id: "Bee"}
+    assert titles() == [('"One"', 1), ('"Bee"', 1)]
+    # An id that names no story of the video (another's) reads as the newest.
+    session.execute(update(Video).where(Video.id == a.id).values(current_story_id=current.id[::-1]))
+    assert titles() == [('"Three"', 3), ('"Bee"', 1)]
+
+
 def test_a_story_round_trips_with_its_text(session: Session) -> None:
     batch = crud.create_batch(session, videos=[upload("a.mp4")], teller="local")
     story = a_story()
@@ -281,6 +315,23 @@ def test_a_story_round_trips_with_its_text(session: Session) -> None:
     row = crud.current_story(session, video_id=batch.videos[0].id)
     assert row is not None
     assert row.to_story() == story
+    # Told no sentences, it is served with its paragraphs split, standing on nothing.
+    assert [(s.text, s.paragraph, s.sources) for s in row.linked_sentences()] == [
+        (p, i, []) for i, p in enumerate(story.paragraphs)
+    ]
+    told = story.model_copy(update={"sentences": [
+        story_model.Sentence(text=text, paragraph=i, sources=[
+            story_model.Source(kind=story_model.SourceKind.SCENE, start_s=0.5, end_s=2.0)
+        ])
+        for i, text in enumerate(story.paragraphs)
+    ]})  # fmt: skip
+    crud.insert_story_version(
+        session.connection(), video_id=batch.videos[0].id, story=told, teller="local", seed=2
+    )
+    newest = crud.current_story(session, video_id=batch.videos[0].id)
+    assert newest is not None and newest.version == 2
+    assert newest.to_story() == told
+    assert newest.linked_sentences() == told.sentences
     assert row.text == story.text
     assert row.paragraphs == story.paragraphs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import sqlite3
 import threading
@@ -11,17 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 
 from storyteller.config import Settings
-from storyteller.db.migrate import MigrationError, current_revision, head_revision, migrate
-from storyteller.db.models import Base
+from storyteller.db.migrate import (
+    MigrationError,
+    alembic_config,
+    current_revision,
+    head_revision,
+    migrate,
+)
+from storyteller.db.models import Base, Batch, Story, Video
 from storyteller.db.session import (
     SQLITE_BUSY_TIMEOUT_MS,
     default_database_url,
     make_engine,
+    make_session_factory,
     normalise_url,
     write_engine,
 )
@@ -201,3 +210,54 @@ def test_processes_opening_a_new_sqlite_file_at_once_all_get_it_in_wal(tmp_path:
         for child in children:
             child.join(timeout=30)
         assert outcomes == [("ok", "wal")] * 2, f"round {round_}"
+
+
+def test_sentences_and_the_chosen_version_migrate_down_and_up(database_url: str) -> None:
+    """0009 adds `story.sentences` and `video.current_story_id`; going down and up again
+    keeps every row, and a story from before (no sentences) stays readable."""
+    migrate(database_url)
+    engine = make_engine(database_url, foreign_keys=False)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO batch (id, created_at, status, priority, teller) "
+                "VALUES ('b1', CURRENT_TIMESTAMP, 'completed', 1, 'local')"
+            ))  # fmt: skip
+        session = make_session_factory(engine)()
+        with session.begin():
+            batch = session.get(Batch, "b1")
+            assert batch is not None
+            video = Video(batch=batch, position=0, original_name="a.mp4", size_bytes=1,
+                          content_hash="0" * 64, storage_path="x", teller="local")  # fmt: skip
+            session.add(video)
+            session.flush()
+            story = Story(video_id=video.id, version=1, teller="local", seed=0, title="T",
+                          place="P", region="R", date=dt.date(2026, 1, 2),
+                          paragraphs=["One. Two.", "Three."], disclaimer="D", text="t",
+                          sentences=[{"text": "One. Two.", "paragraph": 0, "sources": []},
+                                     {"text": "Three.", "paragraph": 1, "sources": []}])  # fmt: skip
+            session.add(story)
+            session.flush()
+            video.current_story_id = story.id
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0007")
+            columns = {c["name"] for c in inspect(connection).get_columns("story")}
+            assert "sentences" not in columns
+            assert "current_story_id" not in {
+                c["name"] for c in inspect(connection).get_columns("video")
+            }
+        assert migrate(database_url) == head_revision()
+        session.expunge_all()
+        with session.begin():
+            (kept,) = session.scalars(select(Story)).all()
+            assert kept.sentences is None  # written before sentences were kept
+            assert [(s.text, s.paragraph) for s in kept.linked_sentences()] == [
+                ("One.", 0),
+                ("Two.", 0),
+                ("Three.", 1),
+            ]
+            assert session.scalars(select(Video.current_story_id)).one() is None
+    finally:
+        engine.dispose()

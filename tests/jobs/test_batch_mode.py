@@ -172,6 +172,8 @@ def test_low_priority_videos_go_as_one_batch_job_and_complete_at_the_batch_price
         assert story.tokens_in and story.tokens_out
         assert story.cost_usd == pytest.approx(batch_price.cost(story.tokens_in, story.tokens_out))
         assert "Snow" in story.title
+        # Kept with the answer's sentences, one a paragraph here, as any teller's story is.
+        assert [s["text"] for s in story.sentences or []] == list(story.paragraphs)
     reported_in, reported_out = fake.usage()
     assert sum(s.tokens_in or 0 for s in stories.values()) == reported_in
     assert sum(s.tokens_out or 0 for s in stories.values()) == reported_out

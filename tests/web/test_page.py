@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.media import Clip
 from tests.service.server import ServeProcess
@@ -248,4 +249,16 @@ def test_files_that_cannot_be_sent_are_refused_before_the_upload(
     page.goto("/")
     page.set_input_files("#files", [str(notes), str(speech_clip.path)])
     expect(page.locator("#chosen li.refused")).to_contain_text("not a video file")
-    expect(page.get_by_role("button", name="Upload and tell")).to_be_enabled()
+    send = page.get_by_role("button", name="Upload and tell")
+    expect(send).to_be_enabled()
+    # An upload under way can be cancelled: nothing is sent, the chosen files stay.
+    held: list[Route] = []
+    page.route("**/api/uploads/**", lambda route: held.append(route))
+    send.click()
+    expect(send).to_be_disabled()
+    page.get_by_role("button", name="Cancel the upload").click()
+    expect(page.locator("#send-message")).to_contain_text("The upload is cancelled")
+    expect(page.locator("#chosen li:not(.refused)")).to_have_text(re.compile("speech.mp4"))
+    expect(send).to_be_enabled()
+    expect(send).to_be_focused()
+    assert page.url.endswith("/")  # no batch was made

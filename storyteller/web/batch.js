@@ -215,7 +215,11 @@ function fillRow(row, video) {
   const ended = detail === "failed" || detail === "cancelled";
   retry.hidden = !ended || video.retryable === false;
   const message = $(".message", row);
-  if (ended && video.retryable === false && video.retryNote) tell(message, video.retryNote);
+  if (ended && video.retryable === false && video.retryNote) {
+    // Shown, not announced: the row's end was announced already (with its reason).
+    message.textContent = video.retryNote;
+    message.hidden = false;
+  }
   $(".cancel", row).hidden = !UNFINISHED.has(detail);
   storyChanged($(".panel", row), video);
 }

@@ -1,9 +1,10 @@
 """Where a batch's waiting videos stand in line, and when its videos should be done.
 
-The place in line follows the claim order of `queue.py` (priority, then fair share
-between the batches of that priority, then upload order) from one grouped query of what
-waits and runs now; it is where a video stands at this moment, not a promise (a new
-high-priority batch goes ahead of it). The time left comes from the measured pace: the
+The place in line plays the claims out as `queue.py` makes them (priority, then fair
+share between the batches of that priority, then upload order; a slot takes the next
+video as its current one ends) from one grouped query of what waits and runs now; it
+is where a video stands at this moment, not a promise (a new high-priority batch goes
+ahead of it). The time left comes from the measured pace: the
 recent completed videos' run times fitted as a fixed part plus a part per byte, the
 slots of the live engines, and what the running videos still have to do.
 """
@@ -234,8 +235,8 @@ _SHAPE = (
 
 
 def read_line(session: Session) -> Line:
-    """What waits and runs now, in two small queries (and the pace, measured at most
-    every few seconds)."""
+    """What waits and runs now, in two small queries (and the pace and slots, measured
+    at most once a second)."""
     now = utcnow()
     ready: dict[Priority, dict[str, _Group]] = {}
     running: dict[str, int] = {}

@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/notifications.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python bench/overview.py
+	$(BIN)/python bench/page.py
 
 # The README's screenshots, taken by the page's tests in Chromium, and the first page of
 # an exported PDF (poppler-utils' pdftoppm), that first: async tests cannot follow the

@@ -90,6 +90,8 @@ class EventHub:
             self._publish_rows(rows)
 
     def _publish_rows(self, rows: list[Any]) -> None:
+        # When the server read the change (epoch ms): the page's latency is measured from it.
+        at = time.time_ns() // 1_000_000
         for row in rows:
             self.publish(
                 "video",
@@ -98,6 +100,7 @@ class EventHub:
                     "jobId": row.batch_id,
                     "jobStatus": BatchStatus(row.batch_status).value,
                     "video": video_view(row, row.story_text, row.story_version).model_dump(),
+                    "at": at,
                 },
             )
 

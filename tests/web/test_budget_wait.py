@@ -37,9 +37,9 @@ def test_a_video_over_the_budget_waits_with_the_reason_on_its_card(
     page.locator("#drop").drop({"files": [str(snow_clip.path)]})
     page.get_by_role("button", name="Upload and tell").click()
 
-    card = page.locator(".card", has=page.locator(".name", has_text="snow.webm"))
+    card = page.locator(".row", has=page.locator(".name", has_text="snow.webm"))
     expect(card.locator(".waiting")).to_contain_text("daily budget of $0.000001", timeout=60_000)
-    expect(card.locator(".status")).to_have_text("pending")
+    expect(card.locator(".status")).to_have_text("waiting")
     expect(card.locator(".cancel")).to_be_visible()
     job_id = page.url.split("job=")[1]
     [video] = served.job(job_id)["videos"]

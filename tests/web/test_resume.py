@@ -44,6 +44,6 @@ def test_an_interrupted_upload_resumes(page: Page, served: ServeProcess, speech_
     network["down"] = False
     page.get_by_role("button", name="Upload and tell").click()
     page.wait_for_url("**/?job=*", timeout=60_000)
-    expect(page.locator(".card .status")).to_have_text("completed", timeout=120_000)
+    expect(page.locator(".row .status")).to_have_text("done", timeout=120_000)
     assert len(created) == 1  # resumed, not started again
     assert size <= sum(patched_bytes) <= size + CHUNK

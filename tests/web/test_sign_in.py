@@ -69,7 +69,7 @@ def test_sign_in_upload_see_only_ones_own_and_sign_out(
     page.set_input_files("#files", [str(speech_clip.path)])
     page.get_by_role("button", name="Upload and tell").click()
     page.wait_for_url("**/?job=*")
-    expect(page.locator(".card")).to_have_count(1)
+    expect(page.locator(".row")).to_have_count(1)
 
     page.get_by_role("link", name="History").click()
     expect(page.locator("#jobs li")).to_have_count(1)
@@ -77,8 +77,9 @@ def test_sign_in_upload_see_only_ones_own_and_sign_out(
 
     # Another member's batch, even by its address, is not shown.
     page.goto(f"/?job={bobs_job}")
-    expect(page.locator("#live")).to_contain_text("no job with that id")
-    expect(page.locator(".card")).to_have_count(0)
+    expect(page.get_by_role("heading", name="No such batch")).to_be_visible()
+    expect(page.locator("#job")).to_be_hidden()  # no badge, no live buttons
+    expect(page.locator(".row")).to_have_count(0)
     expect(page.locator("body")).not_to_contain_text("bobs-secret")
 
     # A key, shown once.

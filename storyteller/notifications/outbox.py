@@ -160,15 +160,6 @@ class Outbox:
         self._sessions = make_session_factory(write_engine(engine))
         self._postgres = engine.dialect.name == "postgresql"
 
-    def claim(self, worker_id: str, *, limit: int) -> list[Message]:
-        """Up to `limit` due messages, oldest due first, leased to `worker_id`."""
-        return self.settle([], worker_id, limit=limit)[1]
-
-    def finish(self, message: Message, outcome: Outcome) -> MessageState:
-        """Log the attempt and move the message on (unless its lease passed and another
-        process claimed it meanwhile: the attempt is logged all the same); its new state."""
-        return self.settle([(message, outcome)], message.claimed_by, limit=0)[0][0]
-
     def settle(
         self, done: Sequence[tuple[Message, Outcome]], worker_id: str, *, limit: int
     ) -> tuple[list[MessageState], list[Message]]:

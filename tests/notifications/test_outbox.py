@@ -20,7 +20,7 @@ from storyteller.db import crud
 from storyteller.db.models import Channel, OutboxMessage, WebhookEndpoint
 from storyteller.jobs.attempt import Attempt, Result
 from storyteller.jobs.queue import JobQueue
-from storyteller.notifications import outbox, webhooks
+from storyteller.notifications import events, outbox, webhooks
 from storyteller.notifications.addresses import Allowed, Refused, check
 from storyteller.notifications.outbox import Message
 from tests.jobs.scripted import a_story
@@ -83,6 +83,23 @@ def test_batch_completed_is_written_once_when_its_last_videos_end_together(
             .where(OutboxMessage.batch_id == batch.id, OutboxMessage.event == "batch.completed")
         )
         assert written == 1
+
+
+def test_the_e_mail_reads_the_same_event(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    batch = crud.create_batch(
+        session,
+        videos=[crud.VideoCreate("a.mp4", 10, "0" * 64, "k", error="a.mp4 is not a video")],
+        teller="local",
+    )
+    session.commit()
+    chosen = Settings(_env_file=None, data_dir=tmp_path, public_url="https://s.example")  # type: ignore[call-arg]
+    event = events.batch_completed_event(session, chosen, batch.id)
+    assert event["type"] == "batch.completed"
+    assert event["data"]["batch"]["url"] == f"https://s.example/?job={batch.id}"
+    assert event["data"]["batch"]["counts"] == {"completed": 0, "failed": 1, "cancelled": 0}
+    assert event["data"]["videos"][0]["error"] == "a.mp4 is not a video"
+    with pytest.raises(LookupError):
+        events.batch_completed_event(session, chosen, "no-such-batch")
 
 
 def message_to(url: str, secret: str) -> Message:

@@ -1,14 +1,15 @@
 """The outbox: every notification to send, one row per target, written in the transaction
 of the change that caused it (`write`) and delivered at least once.
 
-A process `claim`s due messages (state `pending` and `next_attempt_at` passed) by
+A process claims due messages (state `pending` and `next_attempt_at` passed) by
 setting them `delivering` under its id until a lease expires (`next_attempt_at` is moved
 to the lease's end, so a process that dies mid-delivery leaves the message due again
 then, for any other process to deliver: receivers dedupe by the message id, sent as
 `webhook-id`). On PostgreSQL the claim skips rows another process has locked (`FOR
 UPDATE SKIP LOCKED`); SQLite's single writer makes the claim one at a time anyway.
-`finish` logs the attempt and moves the message on: delivered, retried later on the
-schedule (or the receiver's `Retry-After`), or failed.
+Finishing logs the attempt and moves the message on: delivered, retried later on the
+schedule (or the receiver's `Retry-After`), or failed. `Outbox.settle` does both, the
+outcomes that came back and the next claim, in one transaction.
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def send_test(webhookId: str, user: CurrentUserDep, database: DatabaseDep) -> Me
             session,
             event=events.Event.TEST,
             channel=Channel.WEBHOOK,
-            payload=events.test_payload(endpoint.id),
+            payload=events.probe_payload(endpoint.id),
             endpoint_id=endpoint.id,
         )
         outbox.wake_deliverers(session)

@@ -189,7 +189,7 @@ def video_payload(
     )
 
 
-def test_payload(endpoint_id: str) -> dict[str, Any]:
+def probe_payload(endpoint_id: str) -> dict[str, Any]:
     """What `POST /api/webhooks/{id}/test` sends."""
     return {
         "type": Event.TEST.value,

@@ -1,14 +1,15 @@
 """The outbox: every notification to send, one row per target, written in the transaction
 of the change that caused it (`write`) and delivered at least once.
 
-A process `claim`s due messages (state `pending` and `next_attempt_at` passed) by
+A process claims due messages (state `pending` and `next_attempt_at` passed) by
 setting them `delivering` under its id until a lease expires (`next_attempt_at` is moved
 to the lease's end, so a process that dies mid-delivery leaves the message due again
 then, for any other process to deliver: receivers dedupe by the message id, sent as
 `webhook-id`). On PostgreSQL the claim skips rows another process has locked (`FOR
 UPDATE SKIP LOCKED`); SQLite's single writer makes the claim one at a time anyway.
-`finish` logs the attempt and moves the message on: delivered, retried later on the
-schedule (or the receiver's `Retry-After`), or failed.
+Finishing logs the attempt and moves the message on: delivered, retried later on the
+schedule (or the receiver's `Retry-After`), or failed. `Outbox.settle` does both, the
+outcomes that came back and the next claim, in one transaction.
 """
 
 from __future__ import annotations
@@ -159,15 +160,6 @@ class Outbox:
         self.lease_s = 2 * settings.webhook_timeout_s + LEASE_MARGIN_S
         self._sessions = make_session_factory(write_engine(engine))
         self._postgres = engine.dialect.name == "postgresql"
-
-    def claim(self, worker_id: str, *, limit: int) -> list[Message]:
-        """Up to `limit` due messages, oldest due first, leased to `worker_id`."""
-        return self.settle([], worker_id, limit=limit)[1]
-
-    def finish(self, message: Message, outcome: Outcome) -> MessageState:
-        """Log the attempt and move the message on (unless its lease passed and another
-        process claimed it meanwhile: the attempt is logged all the same); its new state."""
-        return self.settle([(message, outcome)], message.claimed_by, limit=0)[0][0]
 
     def settle(
         self, done: Sequence[tuple[Message, Outcome]], worker_id: str, *, limit: int

@@ -39,6 +39,9 @@ SEALED_START = "fernet:"
 # The answer read from a receiver, at most (the log keeps its start).
 MAX_ANSWER_BYTES = 64 * 1024
 USER_AGENT = f"VideoStoryteller-Webhooks/{__version__}"
+# Endpoints one person may have: each event is written once per endpoint, so this bounds
+# what one account can make the service send.
+MAX_ENDPOINTS = 20
 
 
 class NoSuchWebhook(StorytellerError):
@@ -114,6 +117,8 @@ def create(
     description: str | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint (its URL checked now, as at every delivery) and its secret."""
+    if len(listed(session, user_id=user_id)) >= MAX_ENDPOINTS:
+        raise WebhookChoiceError(f"at most {MAX_ENDPOINTS} webhooks each: delete one first")
     addresses.check(url, addresses.Allowed.from_settings(settings))
     secret = new_secret()
     endpoint = WebhookEndpoint(

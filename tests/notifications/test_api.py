@@ -115,6 +115,24 @@ async def test_unknown_events_are_refused(make_client: MakeClient) -> None:
         assert "event" in answer.json()["error"]
 
 
+async def test_one_person_has_a_bounded_number_of_webhooks(make_client: MakeClient) -> None:
+    client = await make_client(**LOCAL)
+    body = {"url": "http://127.0.0.1:9/", "events": ["video.failed"]}
+    for _ in range(20):
+        assert (await client.post("/api/webhooks", json=body)).status_code == 201
+    over = await client.post("/api/webhooks", json=body)
+    assert over.status_code == 422 and "at most 20" in over.json()["error"]
+
+
+async def test_a_tus_batch_checks_its_address(make_client: MakeClient) -> None:
+    client = await make_client()
+    answer = await client.post(
+        "/api/uploads/batch", json={"uploads": ["0" * 32], "notifyEmail": "nobody"}
+    )
+    assert answer.status_code == 422
+    assert "notify_email" in answer.json()["error"]
+
+
 async def test_another_members_webhooks_are_not_found(
     make_client: MakeClient, database_url: str
 ) -> None:

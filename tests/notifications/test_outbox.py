@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -17,13 +18,13 @@ from sqlalchemy.orm import Session
 from storyteller.config import Settings
 from storyteller.db import crud
 from storyteller.db.models import Channel, OutboxMessage, WebhookEndpoint
-from storyteller.jobs.attempt import Result
+from storyteller.jobs.attempt import Attempt, Result
 from storyteller.jobs.queue import JobQueue
-from storyteller.notifications import outbox, webhooks
+from storyteller.notifications import events, outbox, webhooks
 from storyteller.notifications.addresses import Allowed, Refused, check
 from storyteller.notifications.outbox import Message
 from tests.jobs.scripted import a_story
-from tests.notifications.receiver import Receiver
+from tests.notifications.receiver import Answer, Receiver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,6 +49,11 @@ def endpoint(session: Session, url: str, events: list[str]) -> tuple[str, str]:
     return hook.id, hook.secret
 
 
+def finish_with(queue: JobQueue, attempt: Attempt, together: threading.Barrier) -> None:
+    together.wait()
+    queue.complete(attempt, Result(story=a_story(attempt.name)))
+
+
 def test_batch_completed_is_written_once_when_its_last_videos_end_together(
     engine: Engine, session: Session
 ) -> None:
@@ -63,12 +69,10 @@ def test_batch_completed_is_written_once_when_its_last_videos_end_together(
         attempts = [queue.claim("w1")[0], queue.claim("w2")[0]]
         together = threading.Barrier(2)
 
-        def finish(index: int) -> None:
-            attempt = attempts[index]
-            together.wait()
-            queue.complete(attempt, Result(story=a_story(attempt.name)))
-
-        threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
+        threads = [
+            threading.Thread(target=finish_with, args=(queue, attempt, together))
+            for attempt in attempts
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -79,6 +83,23 @@ def test_batch_completed_is_written_once_when_its_last_videos_end_together(
             .where(OutboxMessage.batch_id == batch.id, OutboxMessage.event == "batch.completed")
         )
         assert written == 1
+
+
+def test_the_e_mail_reads_the_same_event(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    batch = crud.create_batch(
+        session,
+        videos=[crud.VideoCreate("a.mp4", 10, "0" * 64, "k", error="a.mp4 is not a video")],
+        teller="local",
+    )
+    session.commit()
+    chosen = Settings(_env_file=None, data_dir=tmp_path, public_url="https://s.example")  # type: ignore[call-arg]
+    event = events.batch_completed_event(session, chosen, batch.id)
+    assert event["type"] == "batch.completed"
+    assert event["data"]["batch"]["url"] == f"https://s.example/?job={batch.id}"
+    assert event["data"]["batch"]["counts"] == {"completed": 0, "failed": 1, "cancelled": 0}
+    assert event["data"]["videos"][0]["error"] == "a.mp4 is not a video"
+    with pytest.raises(LookupError):
+        events.batch_completed_event(session, chosen, "no-such-batch")
 
 
 def message_to(url: str, secret: str) -> Message:
@@ -116,6 +137,19 @@ def test_delivery_checks_the_address_again(receiver: Receiver, tmp_path) -> None
     by_network = closed.model_copy(update={"webhook_allowed_hosts": "127.0.0.0/8"})
     assert webhooks.deliver(by_network, message_to(receiver.url, secret)).delivered
     assert [a.verified for a in receiver.arrivals] == [True, True]
+
+
+def test_a_slow_receiver_is_cut_off_and_tried_again(receiver: Receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    receiver.answers = [Answer(200, delay_s=3)]
+    hurried = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path, webhook_allowed_hosts="127.0.0.1", webhook_timeout_s=0.5
+    )
+    started = time.monotonic()
+    outcome = webhooks.deliver(hurried, message_to(receiver.url, webhooks.new_secret()))
+    assert time.monotonic() - started < 2
+    assert (
+        not outcome.delivered and outcome.retryable and "no answer within" in (outcome.error or "")
+    )
 
 
 def test_addresses_embedding_internal_ones_are_refused() -> None:

@@ -20,10 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storyteller.config import Settings
+from storyteller.db.database import Database
 from storyteller.db.models import Channel
 from storyteller.db.notify import Listener
 from storyteller.jobs.queue import new_worker_id
-from storyteller.notifications.channels import CHANNELS, Send
+from storyteller.notifications.channels import Send
+from storyteller.notifications.channels import channels as default_channels
 from storyteller.notifications.outbox import OUTBOX_CHANNEL, Message, Outbox, Outcome
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class Deliverer:
         self.settings = settings
         self.outbox = Outbox(engine, settings)
         self.worker_id = worker_id or new_worker_id()
-        self.channels = channels or CHANNELS
+        self.channels = channels or default_channels(Database(engine))
         self.concurrency = settings.notification_concurrency
         self._pool = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="storyteller-deliver"

@@ -267,6 +267,12 @@ async def test_a_finished_batch_arrives_with_every_story_reason_link_and_its_pdf
     text, _ = _parts(message)
     assert "café 東京.mp4" in text and failed[0]["error"] in text
     assert f"{PUBLIC_URL}/?job={finished['id']}" in text
+    # ...named by its outbox message (the same Message-ID on every try), the PDF attached.
+    assert message[EVENT_ID_HEADER].startswith("msg_")
+    assert message["Message-ID"] == f"<{message[EVENT_ID_HEADER]}@storyteller.example>"
+    (pdf,) = message.iter_attachments()
+    assert pdf.get_filename() == f"stories-{finished['id'][:8]}.pdf"
+    assert pdf.get_content().startswith(b"%PDF-")
     plain_server.inbox.envelopes.clear()
 
     # The same event sent here, with the database at hand: the stories come attached.

@@ -503,6 +503,12 @@ async def test_the_test_email_route_sends_to_your_own_address(
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"email": "reader@example.com"}
     assert plain_server.inbox.only()["To"] == "reader@example.com"
+    # The saved address is not verified: a second test within the minute is refused, so
+    # the route cannot mail a stranger's address over and over.
+    again = await client.post("/api/notifications/test-email")
+    assert again.status_code == 429 and "one test e-mail a minute" in again.json()["error"]
+    assert 0 < int(again.headers["Retry-After"]) <= 60
+    assert len(plain_server.inbox.envelopes) == 1
 
     down = await make_client(
         smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_tls="none", mail_from="s@x.example"

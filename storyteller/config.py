@@ -116,7 +116,9 @@ class Settings(BaseSettings):
         "rebinding. Default: the loopback names.",
     )
     max_open_uploads: int = Field(
-        default=100,
+        # Room for two and a half batches of the default 100: one upload left open by a
+        # reload must not refuse the last file of the next batch.
+        default=250,
         ge=1,
         description="Most resumable (tus) uploads open at once, finished ones not yet in a "
         "batch included; one more is refused with 429.",

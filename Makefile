@@ -16,11 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The page's tests drive Debian's Chromium (never a downloaded browser): install it when
-# it is missing (as root, as CI runs).
+# The page's tests drive Debian's Chromium (never a downloaded browser), and the PDF's
+# first page is looked at with poppler-utils' pdftoppm: install them when missing (as
+# root, as CI runs).
 browser:
 	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null || \
 	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
+	@command -v pdftoppm >/dev/null || apt-get install -y -q poppler-utils >/dev/null || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q poppler-utils >/dev/null)
 
 run: install
 	$(BIN)/storyteller serve

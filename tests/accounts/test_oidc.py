@@ -20,7 +20,7 @@ from storyteller.accounts import users
 from storyteller.app import create_app
 from storyteller.config import Settings
 from storyteller.db.models import AuditEntry
-from storyteller.db.session import make_engine
+from storyteller.db.session import make_engine, write_engine
 from tests.accounts.provider import CLIENT_ID, CLIENT_SECRET, Provider, provider_served
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -67,7 +67,8 @@ def add_user(database_url: str, name: str, *, disabled: bool = False) -> None:
     """A user as an admin adds one for OpenID Connect: no password."""
     engine = make_engine(database_url)
     try:
-        with sessionmaker(engine).begin() as session:
+        # Read then write beside the running service: SQLite's write lock taken at BEGIN.
+        with sessionmaker(write_engine(engine)).begin() as session:
             users.add_user(session, name=name, role="member", password=None)
             if disabled:
                 users.set_disabled(session, name=name, disabled=True)

@@ -76,7 +76,9 @@ async def test_places_in_line_follow_the_claim_order(make_client: MakeClient) ->
 @SQLITE_ONLY
 async def test_time_left_appears_once_videos_have_completed(make_client: MakeClient) -> None:
     client = await make_client(start_engine=True, job=SCRIPTED, max_concurrent_jobs=1)
-    first = await upload(client, "sleep-0.2.mp4", "ok-1.mp4", "ok-2.mp4")
+    # A pace of about 0.3 s a video: each place further down the line adds a step the
+    # answer's rounding (0.1 s) keeps.
+    first = await upload(client, "sleep-0.3.mp4", "sleep-0.30.mp4", "sleep-0.300.mp4")
     done = await wait_for_job(client, first["jobId"], timeout=60, every=0.1)
     assert all(v["etaS"] is None and v["queuePosition"] is None for v in done["videos"])
     ended = await job_of(client, first["jobId"])

@@ -254,7 +254,12 @@ def test_workers_carry_on_when_the_database_drops_their_connections(
     videos = cluster.web.job(job["jobId"])["videos"]
     assert [video["status"] for video in videos] == ["completed"] * len(ids)
     logs = "".join(worker.log.read_text() for worker in cluster.workers)
-    assert "error in the supervisor; retrying in a second" in logs  # the drop was met
+    # The drop was met: by the supervisor, or first by the notification deliverer that
+    # shares its pool (which then drops every pooled connection at once).
+    assert (
+        "error in the supervisor; retrying in a second" in logs
+        or "cannot look for notifications to deliver; trying again" in logs
+    ), logs
     for worker in cluster.workers:
         assert worker.health().json()["status"] == "ok"
 

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from storyteller.db.models import (
+    CURRENT_STORY_VERSION,
     ENDED,
     AttemptCost,
     Batch,
@@ -209,20 +210,6 @@ _BATCH_STATUS = select(
     Batch.teller,
     Batch.model,
 ).where(Batch.id == bindparam("batch_id"))
-_CHOSEN = aliased(Story)
-_NEWEST = aliased(Story)
-# The version of a video's current story: the one its owner chose, else the newest. A
-# chosen id that names no story of the video (none is deleted alone, but) reads as none.
-_CURRENT_VERSION = func.coalesce(
-    select(_CHOSEN.version)
-    .where(_CHOSEN.id == Video.current_story_id, _CHOSEN.video_id == Video.id)
-    .correlate(Video)
-    .scalar_subquery(),
-    select(func.max(_NEWEST.version))
-    .where(_NEWEST.video_id == Video.id)
-    .correlate(Video)
-    .scalar_subquery(),
-)
 _VIDEO_STATUS_COLUMNS = (
     select(
         Video.id, Video.batch_id, Video.original_name, Video.status, Video.error,
@@ -231,7 +218,7 @@ _VIDEO_STATUS_COLUMNS = (
         Video.size_bytes, Video.error_cause, Video.run_after, Video.evidence_id,
         Story.text.label("story_text"), Story.version.label("story_version"),
     )
-    .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == _CURRENT_VERSION))
+    .outerjoin(Story, and_(Story.video_id == Video.id, Story.version == CURRENT_STORY_VERSION))
 )  # fmt: skip
 _VIDEOS_STATUS = _VIDEO_STATUS_COLUMNS.where(Video.batch_id == bindparam("batch_id")).order_by(
     Video.position
@@ -386,7 +373,7 @@ def current_story(session: Session, *, video_id: str) -> Story | None:
     stmt = (
         select(Story)
         .join(Video, Video.id == Story.video_id)
-        .where(Story.video_id == video_id, Story.version == _CURRENT_VERSION)
+        .where(Story.video_id == video_id, Story.version == CURRENT_STORY_VERSION)
     )
     return session.scalars(stmt).first()
 
@@ -400,7 +387,7 @@ def current_stories(session: Session, *, video_ids: Iterable[str]) -> dict[str, 
     stmt = (
         select(Story)
         .join(Video, Video.id == Story.video_id)
-        .where(Story.video_id.in_(ids), Story.version == _CURRENT_VERSION)
+        .where(Story.video_id.in_(ids), Story.version == CURRENT_STORY_VERSION)
     )
     return {story.video_id: story for story in session.scalars(stmt)}
 

@@ -25,8 +25,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
 
 from storyteller.db.types import JSONDocument, RankedEnum, UTCDateTime, str_enum, utcnow
 from storyteller.pipeline.evidence import Evidence
@@ -634,3 +636,21 @@ class DeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[int] = mapped_column(Integer)
     answer: Mapped[str | None] = mapped_column(Text, doc="The start of the answer's body.")
+
+
+# Defined last: aliasing a model configures the mappers, which needs every class.
+_CHOSEN = aliased(Story)
+_NEWEST = aliased(Story)
+# The version of a video's current story (correlated to `Video`): the one its owner chose,
+# else the newest. A chosen id that names no story of the video reads as none. What is
+# shown, copied, exported and sent is this version.
+CURRENT_STORY_VERSION = func.coalesce(
+    select(_CHOSEN.version)
+    .where(_CHOSEN.id == Video.current_story_id, _CHOSEN.video_id == Video.id)
+    .correlate(Video)
+    .scalar_subquery(),
+    select(func.max(_NEWEST.version))
+    .where(_NEWEST.video_id == Video.id)
+    .correlate(Video)
+    .scalar_subquery(),
+)

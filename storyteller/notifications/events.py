@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
-from storyteller.db.models import Batch, Story, Video, VideoStatus
+from storyteller.db.models import CURRENT_STORY_VERSION, Batch, Story, Video, VideoStatus
 from storyteller.db.types import utcnow
 
 
@@ -120,11 +120,6 @@ def _batch_part(db: Connection | Session, batch_id: str) -> BatchPart | None:
 def _video_parts(
     db: Connection | Session, batch_id: str, video_id: str | None = None
 ) -> list[VideoPart]:
-    latest = (
-        select(_STORY.video_id, func.max(_STORY.version).label("version"))
-        .group_by(_STORY.video_id)
-        .subquery()
-    )
     stmt = (
         select(
             _VIDEO.id,
@@ -136,9 +131,9 @@ def _video_parts(
             _STORY.text,
         )
         .select_from(
-            _VIDEO_TABLE.outerjoin(latest, latest.c.video_id == _VIDEO.id).outerjoin(
+            _VIDEO_TABLE.outerjoin(  # the current story: the one chosen, else the newest
                 _STORY_TABLE,
-                (_STORY.video_id == _VIDEO.id) & (_STORY.version == latest.c.version),
+                (_STORY.video_id == _VIDEO.id) & (_STORY.version == CURRENT_STORY_VERSION),
             )
         )
         .where(_VIDEO.batch_id == batch_id)

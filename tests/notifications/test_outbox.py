@@ -3,6 +3,7 @@ one process at a time, and guarded at delivery as at registration."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -12,17 +13,25 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from storyteller.config import Settings
 from storyteller.db import crud
-from storyteller.db.models import Channel, OutboxMessage, WebhookEndpoint
+from storyteller.db.models import (
+    Channel,
+    OutboxMessage,
+    Story,
+    Video,
+    VideoStatus,
+    WebhookEndpoint,
+)
 from storyteller.jobs.attempt import Attempt, Result
 from storyteller.jobs.queue import JobQueue
 from storyteller.notifications import events, outbox, webhooks
 from storyteller.notifications.addresses import Allowed, Refused, check
 from storyteller.notifications.outbox import Message
+from storyteller.story.model import Story as StoryText
 from tests.jobs.scripted import a_story
 from tests.notifications.receiver import Answer, Receiver
 
@@ -215,3 +224,41 @@ def test_two_processes_drain_one_outbox_delivering_each_message_once(
         ).all()
     assert {state for state, _, _ in states} == {"delivered"}
     engine.dispose()
+
+
+def test_the_payload_carries_the_story_its_owner_chose(session: Session) -> None:
+    """What is sent is the current story, as what is shown and exported: the version its
+    owner chose, else the newest."""
+    batch = crud.create_batch(
+        session, videos=[crud.VideoCreate("a.mp4", 10, "1" * 64, "k")], teller="local"
+    )
+    (video,) = batch.videos
+    for title in ("First Telling", "Second Telling"):
+        crud.insert_story_version(
+            session.connection(), video_id=video.id, story=told(title), teller="local", seed=0
+        )
+    session.execute(update(Video).where(Video.id == video.id).values(status=VideoStatus.COMPLETED))
+    session.flush()
+
+    def sent_title() -> str | None:
+        payload = events.batch_payload(session, batch.id)
+        assert payload is not None
+        return payload["data"]["videos"][0]["title"]
+
+    assert "Second Telling" in (sent_title() or "")
+    first = session.scalars(
+        select(Story.id).where(Story.video_id == video.id, Story.version == 1)
+    ).one()
+    session.execute(update(Video).where(Video.id == video.id).values(current_story_id=first))
+    assert "First Telling" in (sent_title() or "")
+
+
+def told(title: str) -> StoryText:
+    return StoryText(
+        title=title,
+        place="Banff",
+        region="Alberta",
+        date=dt.date(2025, 1, 14),
+        paragraphs=["One.", "Two.", "Three."],
+        disclaimer="This story was written by AI from the video and is for entertainment only.",
+    )

@@ -7,7 +7,6 @@ from pydantic import BaseModel, Field
 
 from storyteller.api.deps import CurrentUserDep, DatabaseDep, SettingsDep
 from storyteller.notifications import preferences
-from storyteller.notifications.channels import mail_configured
 from storyteller.notifications.events import EVENT_NAMES
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
@@ -38,7 +37,7 @@ def read_choices(
 ) -> NotificationSettings:
     with database.write() as session:  # the local user's row may be made on first read
         choices = preferences.read(session, user.id)
-    return _answer(choices, mail_configured(settings))
+    return _answer(choices, settings.mail_configured)
 
 
 @router.put("", response_model=NotificationSettings, summary="Choose your e-mail notifications")
@@ -49,4 +48,4 @@ def choose(
     not one)."""
     with database.write() as session:
         choices = preferences.choose(session, user.id, email=body.email, chosen=body.emailEvents)
-    return _answer(choices, mail_configured(settings))
+    return _answer(choices, settings.mail_configured)

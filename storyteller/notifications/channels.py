@@ -24,16 +24,11 @@ Send = Callable[[Settings, Message], Outcome]
 MAIL_NOT_CONFIGURED = "e-mail is not configured (set STORYTELLER_SMTP_HOST)"
 
 
-def mail_configured(settings: Settings) -> bool:
-    """Whether an SMTP server is set up."""
-    return bool(settings.smtp_host)
-
-
 def send_email(settings: Settings, message: Message, *, database: Database | None) -> Outcome:
     """The event's e-mail to the message's address. The outbox's id makes its Message-ID
     (the same on every try, so a mail client shows one message); with `database` a
     finished batch's e-mail carries its stories as a PDF or ZIP when they are small."""
-    if not mail_configured(settings) or message.email is None:
+    if not settings.mail_configured or message.email is None:
         return Outcome(delivered=False, error=MAIL_NOT_CONFIGURED)
     started = time.monotonic()
     try:
